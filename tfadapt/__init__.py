@@ -1,0 +1,15 @@
+"""tfadapt: adapt pretrained BERT-family models to a domain with TensorFlow and KerasHub.
+
+The package is laid out along the flow of a run:
+
+    data → models → training → evaluation → export
+
+with thin entry modules (`tfadapt.train`, `tfadapt.evaluate`, `tfadapt.export`,
+`tfadapt.assets`) that parse flags into a config and call into those folders.
+Importing `tfadapt` does not import TensorFlow.
+"""
+
+from tfadapt.errors import UserError
+
+__version__ = "0.1.0"
+__all__ = ["UserError", "__version__"]

@@ -1,0 +1,106 @@
+"""Flags of the tfadapt commands, defined once, and the error handling every entry shares.
+
+Each entry module calls `define_*_flags(FLAGS)` in its `run()` and turns the parsed flags
+into a typed config with `*_config_from_flags`. Nothing outside the entry modules reads
+flags. This module does not import TensorFlow, so `--help` answers fast.
+"""
+
+import sys
+
+from absl import flags
+
+from tfadapt import config as config_lib
+from tfadapt.errors import UserError
+
+
+def define_data_flags(fv):
+    flags.DEFINE_string("text_column", "text", "Column (or TFDS feature) holding the text.", flag_values=fv)
+    flags.DEFINE_string("label_column", "label", "Column (or TFDS feature) holding the label; "
+                        "read as a string.", flag_values=fv)
+    flags.DEFINE_string("encoding", "utf-8", "Text encoding of the data files.", flag_values=fv)
+    flags.DEFINE_string("tfds_data_dir", None, "Where TFDS datasets are prepared (TFDS's "
+                        "default when unset).", flag_values=fv)
+
+
+def define_train_flags(fv):
+    """All flags of `python -m tfadapt.train`."""
+    d = config_lib.TrainConfig
+    define_data_flags(fv)
+    # === Data ===
+    flags.DEFINE_string("train_data", None, "Training data: a .csv, .tsv or .jsonl file, or "
+                        "tfds:NAME[:SPLIT].", flag_values=fv)
+    flags.DEFINE_string("validation_data", None, "Validation data (same forms). When unset, "
+                        "--validation_split of the training data is held out.", flag_values=fv)
+    flags.DEFINE_string("test_data", None, "Test data, evaluated after training.", flag_values=fv)
+    flags.DEFINE_list("labels", None, "The label vocabulary, in class-id order. Inferred "
+                      "(sorted) from the training data when unset.", flag_values=fv)
+    flags.DEFINE_float("validation_split", d.validation_split, "Share of each training class "
+                       "held out for validation when --validation_data is unset.", flag_values=fv)
+    flags.DEFINE_integer("max_train_examples", 0, "Use only the first N training examples "
+                         "(0: all).", flag_values=fv)
+    # === Model ===
+    flags.DEFINE_string("preset", None, "A local Hugging Face BERT folder, a local KerasHub "
+                        "preset folder, a KerasHub/Kaggle preset name, or hf://ORG/NAME.", flag_values=fv)
+    flags.DEFINE_integer("sequence_length", d.sequence_length, "Longest token sequence; "
+                         "longer texts are truncated.", flag_values=fv)
+    flags.DEFINE_float("dropout", d.dropout, "Dropout in the backbone and before the head.", flag_values=fv)
+    flags.DEFINE_enum("pooling", d.pooling, config_lib.POOLINGS, "Sentence vector: mean of "
+                      "token vectors, or BERT's pooled [CLS].", flag_values=fv)
+    # === Optimization ===
+    flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size, split across replicas.", flag_values=fv)
+    flags.DEFINE_integer("epochs", d.epochs, "Training epochs.", flag_values=fv)
+    flags.DEFINE_float("learning_rate", d.learning_rate, "Peak learning rate.", flag_values=fv)
+    flags.DEFINE_float("warmup_ratio", d.warmup_ratio, "Share of steps with linear warmup.", flag_values=fv)
+    flags.DEFINE_enum("lr_decay", d.lr_decay, config_lib.LR_DECAYS, "After warmup: linear "
+                      "decay to 0, or constant.", flag_values=fv)
+    flags.DEFINE_float("weight_decay", d.weight_decay, "Decoupled weight decay (not on "
+                       "LayerNorm or biases). Ignored by --optimizer=adam.", flag_values=fv)
+    flags.DEFINE_float("clip_norm", d.clip_norm, "Global gradient-norm clip (0: off).", flag_values=fv)
+    flags.DEFINE_enum("optimizer", d.optimizer, config_lib.OPTIMIZERS, "Optimizer.", flag_values=fv)
+    flags.DEFINE_integer("seed", d.seed, "Seed for initialisation, shuffling and the "
+                         "validation split.", flag_values=fv)
+    flags.DEFINE_integer("early_stopping_patience", d.early_stopping_patience, "Stop after N "
+                         "epochs without improvement and restore the best weights (0: off).", flag_values=fv)
+    flags.DEFINE_enum("early_stopping_metric", d.early_stopping_metric, config_lib.MONITORED,
+                      "Metric monitored for early stopping and the best checkpoint.", flag_values=fv)
+    flags.DEFINE_boolean("freeze_embeddings", False, "Freeze the embedding layers.", flag_values=fv)
+    flags.DEFINE_integer("freeze_layers", 0, "Freeze the lowest N encoder layers.", flag_values=fv)
+    # === Runtime ===
+    flags.DEFINE_string("model_dir", None, "Where the run's files go.", flag_values=fv)
+    flags.DEFINE_string("export_dir", None, "Also export a raw-text SavedModel to "
+                        "EXPORT_DIR/<version>/ for TF Serving.", flag_values=fv)
+    flags.DEFINE_enum("strategy", d.strategy, config_lib.STRATEGIES, "Distribution strategy.", flag_values=fv)
+    flags.DEFINE_string("tpu", None, "TPU name or grpc address; 'local' on a TPU VM.", flag_values=fv)
+    flags.DEFINE_enum("jit_compile", d.jit_compile, config_lib.TRISTATE, "XLA compilation; "
+                      "auto: on for TPU and a single GPU, off on CPU.", flag_values=fv)
+    flags.DEFINE_enum("mixed_precision", d.mixed_precision, config_lib.MIXED_PRECISION,
+                      "auto: bf16 on TPU, fp16 on GPU, off on CPU.", flag_values=fv)
+    flags.DEFINE_list("bucket_boundaries", [str(b) for b in d.bucket_boundaries], "Length "
+                      "buckets: batches are padded to the longest text of their bucket.", flag_values=fv)
+    flags.DEFINE_boolean("overwrite", False, "Replace an existing run in --model_dir.", flag_values=fv)
+
+
+def train_config_from_flags(fv):
+    """The validated `TrainConfig` of parsed train flags."""
+    names = [f.name for f in config_lib.dataclasses.fields(config_lib.TrainConfig)]
+    values = {name: fv[name].value for name in names}
+    for name in ("train_data", "preset", "model_dir"):
+        if not values[name]:
+            raise UserError(f"--{name} is required")
+    if values["labels"] is not None:
+        values["labels"] = tuple(label.strip() for label in values["labels"])
+    try:
+        values["bucket_boundaries"] = tuple(int(b) for b in values["bucket_boundaries"])
+    except ValueError:
+        raise UserError(f"--bucket_boundaries={','.join(values['bucket_boundaries'])}: "
+                        "expected integers") from None
+    return config_lib.TrainConfig(**values)
+
+
+def exit_on_user_error(command, fn, *args):
+    """Runs `fn(*args)`; a UserError becomes one line on stderr and exit status 1."""
+    try:
+        return fn(*args)
+    except UserError as e:
+        print(f"{command}: error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,140 @@
+"""The validated, typed configuration of a training run.
+
+Entry modules turn flags into a `TrainConfig` once, at the edge; every other module takes
+the config (or plain arguments) and never reads flags. Tests build configs directly.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional, Tuple
+
+from tfadapt.errors import UserError
+
+STRATEGIES = ("auto", "cpu", "gpu", "multi_gpu", "tpu")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+LR_DECAYS = ("linear", "constant")
+TRISTATE = ("auto", "true", "false")
+MIXED_PRECISION = ("auto", "off", "bf16", "fp16")
+POOLINGS = ("mean", "cls")
+MONITORED = ("val_macro_f1", "val_accuracy", "val_loss")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a fine-tuning run needs. Field names are the flag names."""
+
+    # === Data ===
+    train_data: str
+    preset: str
+    model_dir: str
+    validation_data: Optional[str] = None
+    test_data: Optional[str] = None
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: Optional[Tuple[str, ...]] = None
+    validation_split: float = 0.1
+    encoding: str = "utf-8"
+    tfds_data_dir: Optional[str] = None
+    max_train_examples: int = 0
+
+    # === Model ===
+    sequence_length: int = 256
+    dropout: float = 0.1
+    pooling: str = "mean"
+
+    # === Optimization ===
+    batch_size: int = 32
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    lr_decay: str = "linear"
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+    optimizer: str = "adamw"
+    seed: int = 42
+    early_stopping_patience: int = 2
+    early_stopping_metric: str = "val_macro_f1"
+    freeze_embeddings: bool = False
+    freeze_layers: int = 0
+
+    # === Runtime ===
+    export_dir: Optional[str] = None
+    strategy: str = "auto"
+    tpu: Optional[str] = None
+    jit_compile: str = "auto"
+    mixed_precision: str = "auto"
+    bucket_boundaries: Tuple[int, ...] = (32, 64, 96, 128, 192, 256, 384)
+    overwrite: bool = False
+
+    def __post_init__(self):
+        _check(self.train_data, "train_data", "is required")
+        _check(self.preset, "preset", "is required")
+        _check(self.model_dir, "model_dir", "is required")
+        _check(self.text_column, "text_column", "must not be empty")
+        _check(self.label_column, "label_column", "must not be empty")
+        _check(0 < self.validation_split < 1, "validation_split", "must be in (0, 1)")
+        _check(2 <= self.sequence_length <= 4096, "sequence_length", "must be in [2, 4096]")
+        _check(0 <= self.dropout < 1, "dropout", "must be in [0, 1)")
+        _check(self.batch_size >= 1, "batch_size", "must be at least 1")
+        _check(self.epochs >= 1, "epochs", "must be at least 1")
+        _check(self.learning_rate > 0, "learning_rate", "must be positive")
+        _check(0 <= self.warmup_ratio < 1, "warmup_ratio", "must be in [0, 1)")
+        _check(self.weight_decay >= 0, "weight_decay", "must be non-negative")
+        _check(self.clip_norm >= 0, "clip_norm", "must be non-negative (0 turns clipping off)")
+        _check(self.early_stopping_patience >= 0, "early_stopping_patience",
+               "must be non-negative (0 turns early stopping off)")
+        _check(self.freeze_layers >= 0, "freeze_layers", "must be non-negative")
+        _check(self.max_train_examples >= 0, "max_train_examples", "must be non-negative")
+        _check(list(self.bucket_boundaries) == sorted(set(self.bucket_boundaries))
+               and all(b > 0 for b in self.bucket_boundaries),
+               "bucket_boundaries", "must be increasing positive integers")
+        if self.labels is not None:
+            _check(len(set(self.labels)) == len(self.labels), "labels", "has duplicates")
+            _check(len(self.labels) >= 2, "labels", "needs at least two labels")
+        for name, choices in (("strategy", STRATEGIES), ("optimizer", OPTIMIZERS),
+                              ("lr_decay", LR_DECAYS), ("jit_compile", TRISTATE),
+                              ("mixed_precision", MIXED_PRECISION), ("pooling", POOLINGS),
+                              ("early_stopping_metric", MONITORED)):
+            value = getattr(self, name)
+            _check(value in choices, name, f"is {value!r}; choose one of {', '.join(choices)}")
+
+    # === Serialization ===
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        values = json.loads(text)
+        for key in ("labels", "bucket_boundaries"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def to_flagfile(self, command="python -m tfadapt.train"):
+        """A flagfile that re-runs this exact job, absolute paths included."""
+        lines = [f"# Re-run this job with: {command} --flagfile=<this file>"]
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                lines.append(f"--{field.name}" if value else f"--no{field.name}")
+                continue
+            if isinstance(value, tuple):
+                value = ",".join(str(v) for v in value)
+            elif field.name in _PATH_FIELDS and not str(value).startswith(("tfds:", "hf://", "kaggle://")) \
+                    and os.path.exists(value):
+                value = os.path.abspath(value)
+            lines.append(f"--{field.name}={value}")
+        return "\n".join(lines) + "\n"
+
+
+_PATH_FIELDS = ("train_data", "validation_data", "test_data", "preset", "model_dir",
+                "export_dir", "tfds_data_dir")
+
+
+def _check(ok, flag, message):
+    if not ok:
+        raise UserError(f"--{flag} {message}")

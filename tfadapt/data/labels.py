@@ -1,0 +1,91 @@
+"""The label vocabulary: string labels ↔ class ids, saved with the model."""
+
+import json
+import random
+from collections import Counter
+
+from tfadapt.errors import UserError
+
+
+class LabelMap:
+    """An ordered list of class names; a class id is a position in it.
+
+    Args:
+        names: the class names, in id order.
+
+    Example:
+    >>> label_map = LabelMap.infer(["pos", "neg", "pos"])
+    >>> label_map.names, label_map.ids(["neg", "pos"])
+    (('neg', 'pos'), [0, 1])
+    """
+
+    def __init__(self, names, majority=None):
+        self.names = tuple(names)
+        self.majority = majority  # most frequent training label, for the baseline
+        self._index = {name: i for i, name in enumerate(self.names)}
+
+    @classmethod
+    def infer(cls, labels):
+        """The sorted set of labels seen in the training data."""
+        return cls(sorted(set(labels)))
+
+    @classmethod
+    def for_training(cls, examples, given=None):
+        """The label map of a run: `given` (--labels) or inferred; checked against the data."""
+        label_map = cls(given) if given else cls.infer(examples.labels)
+        label_map.check(examples, flag="labels" if given else None)
+        counts = Counter(examples.labels)
+        label_map.majority = min(counts, key=lambda label: (-counts[label], label))
+        if len(counts) < 2:
+            (only,) = counts
+            raise UserError(f"{examples.name}: every example has the label {only!r}; "
+                            "classification needs at least two classes")
+        return label_map
+
+    def check(self, examples, flag=None):
+        """Raises a UserError naming the first example whose label is not in the map."""
+        for label, where in zip(examples.labels, examples.sources):
+            if label not in self._index:
+                known = ", ".join(repr(n) for n in self.names)
+                origin = "--labels" if flag == "labels" else "the training data's labels"
+                raise UserError(f"{where}: label {label!r} is not in {origin} ({known})")
+
+    def ids(self, labels):
+        return [self._index[label] for label in labels]
+
+    def __len__(self):
+        return len(self.names)
+
+    def save(self, path):
+        with open(path, "w") as f:
+            json.dump({"labels": list(self.names), "majority": self.majority}, f, indent=2)
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            saved = json.load(f)
+        return cls(saved["labels"], saved.get("majority"))
+
+
+def stratified_split(examples, fraction, seed):
+    """Holds out `fraction` of each class, deterministically for a given seed.
+
+    Returns (train, held_out). Every class with at least two examples keeps at least one
+    in training and gives at least one to the held-out part.
+    """
+    rng = random.Random(seed)
+    by_label = {}
+    for i, label in enumerate(examples.labels):
+        by_label.setdefault(label, []).append(i)
+    train, held_out = [], []
+    for label in sorted(by_label):
+        indices = by_label[label]
+        rng.shuffle(indices)
+        n = len(indices)
+        k = min(max(1, round(n * fraction)), n - 1) if n >= 2 else 0
+        held_out += indices[:k]
+        train += indices[k:]
+    if not held_out:
+        raise UserError("--validation_split holds out no example; give --validation_data")
+    return (examples.subset(sorted(train)),
+            examples.subset(sorted(held_out), name=f"{examples.name} (held out)"))

@@ -1,0 +1,203 @@
+"""Read labeled text from CSV, TSV, JSONL files or TensorFlow Datasets.
+
+Every reader returns `Examples`: parallel lists of texts and string labels, plus where
+each example came from (`file:line`), so that later checks can name the line a problem
+is on. Labels are always strings here; `labels.LabelMap` maps them to ids.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import socket
+from typing import List
+
+from tfadapt.errors import UserError
+
+TFDS_PREFIX = "tfds:"
+
+
+@dataclasses.dataclass
+class Examples:
+    texts: List[str]
+    labels: List[str]
+    sources: List[str]  # "path:line" of each example, for error messages.
+    name: str  # the file or TFDS spec the examples came from.
+
+    def __len__(self):
+        return len(self.texts)
+
+    def subset(self, indices, name=None):
+        return Examples(
+            texts=[self.texts[i] for i in indices],
+            labels=[self.labels[i] for i in indices],
+            sources=[self.sources[i] for i in indices],
+            name=name or self.name,
+        )
+
+
+def read_examples(spec, text_column, label_column, flag="train_data", encoding="utf-8",
+                  tfds_data_dir=None):
+    """Reads examples from a file path or `tfds:NAME[:SPLIT]`.
+
+    Args:
+        spec: a `.csv`, `.tsv` or `.jsonl` file, or `tfds:NAME[:SPLIT]`.
+        text_column: the column (or TFDS feature) holding the text.
+        label_column: the column (or TFDS feature) holding the label.
+        flag: the flag `spec` came from, named in error messages.
+        encoding: the text encoding of files.
+        tfds_data_dir: where TFDS datasets are prepared (TFDS's default when None).
+    """
+    if spec.startswith(TFDS_PREFIX):
+        examples = _read_tfds(spec, text_column, label_column, flag, tfds_data_dir)
+    else:
+        examples = _read_file(spec, text_column, label_column, flag, encoding)
+    if not examples.texts:
+        raise UserError(f"--{flag}={spec}: no examples found")
+    return examples
+
+
+# === Files ===
+
+def _read_file(path, text_column, label_column, flag, encoding):
+    if not os.path.isfile(path):
+        raise UserError(f"--{flag}={path}: file not found")
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".csv", ".tsv", ".jsonl"):
+        raise UserError(f"--{flag}={path}: unsupported file type {ext!r}; use .csv, .tsv or .jsonl")
+    texts, labels, sources = [], [], []
+    try:
+        with open(path, newline="", encoding=encoding) as f:
+            rows = _jsonl_rows(f, path) if ext == ".jsonl" else _delimited_rows(
+                f, path, delimiter="\t" if ext == ".tsv" else ",")
+            for line, row in rows:
+                where = f"{path}:{line}"
+                text = _field(row, text_column, where, "--text_column")
+                label = _field(row, label_column, where, "--label_column")
+                if not text.strip():
+                    raise UserError(f"{where}: empty text in column {text_column!r}")
+                if not label.strip():
+                    raise UserError(f"{where}: empty label in column {label_column!r}")
+                texts.append(text)
+                labels.append(label.strip())
+                sources.append(where)
+    except UnicodeDecodeError as e:
+        line = _line_of_bad_bytes(path, encoding)
+        raise UserError(
+            f"{path}:{line}: bytes that are not valid {encoding} ({e.reason}); "
+            f"save the file as UTF-8 or set --encoding") from None
+    except csv.Error as e:
+        raise UserError(f"{path}: malformed {ext[1:].upper()}: {e}") from None
+    return Examples(texts, labels, sources, name=path)
+
+
+def _delimited_rows(f, path, delimiter):
+    reader = csv.DictReader(f, delimiter=delimiter)
+    if reader.fieldnames is None:
+        raise UserError(f"{path}: the file is empty; expected a header row")
+    for row in reader:
+        if None in row:  # more fields than the header has
+            raise UserError(f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} "
+                            f"fields but the header has {len(reader.fieldnames)}")
+        yield reader.line_num, row
+
+
+def _jsonl_rows(f, path):
+    for line_number, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{line_number}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{line_number}: expected a JSON object per line")
+        yield line_number, row
+
+
+def _field(row, column, where, flag):
+    if column not in row:
+        columns = ", ".join(repr(c) for c in row if c is not None)
+        raise UserError(f"{where}: no column {column!r} (found {columns}); set {flag}")
+    value = row[column]
+    if value is None:
+        raise UserError(f"{where}: missing value in column {column!r}")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UserError(f"{where}: column {column!r} holds {type(value).__name__}, expected text")
+    return str(value)
+
+
+def _line_of_bad_bytes(path, encoding):
+    with open(path, "rb") as f:
+        for line_number, raw in enumerate(f, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return line_number
+    return "?"
+
+
+# === TensorFlow Datasets ===
+
+def parse_tfds_spec(spec, flag):
+    parts = spec[len(TFDS_PREFIX):].split(":")
+    if not parts[0] or len(parts) > 2:
+        raise UserError(f"--{flag}={spec}: expected tfds:NAME or tfds:NAME:SPLIT")
+    name = parts[0]
+    split = parts[1] if len(parts) == 2 else {"train_data": "train", "validation_data": "validation",
+                                              "test_data": "test"}.get(flag, "train")
+    return name, split
+
+
+def _read_tfds(spec, text_column, label_column, flag, data_dir):
+    import tensorflow_datasets as tfds  # Imported here: only TFDS users pay for it.
+
+    name, split = parse_tfds_spec(spec, flag)
+    try:
+        # A prepared dataset (a public one prepared earlier, or a local builder's output)
+        # loads without the network. Try that first: TFDS's own download retries for
+        # minutes before it fails when there is no network.
+        builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared():
+            _require_network(spec, flag, data_dir)
+            builder.download_and_prepare()
+        dataset, info = builder.as_dataset(split=split), builder.info
+    except UserError:
+        raise
+    except Exception as e:  # TFDS raises many types; each ends here as one line.
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"--{flag}={spec}: TFDS could not load it: {first_line}") from None
+    features = info.features
+    for column, which in ((text_column, "--text_column"), (label_column, "--label_column")):
+        if column not in features:
+            raise UserError(f"--{flag}={spec}: no feature {column!r} (features: "
+                            f"{', '.join(sorted(features.keys()))}); set {which}")
+    label_feature = features[label_column]
+    to_name = getattr(label_feature, "int2str", None)
+    texts, labels, sources = [], [], []
+    for i, row in enumerate(tfds.as_numpy(dataset)):
+        text = _decode(row[text_column])
+        label = row[label_column]
+        label = to_name(int(label)) if to_name is not None else _decode(label)
+        where = f"{spec}[{i}]"
+        if not text.strip():
+            raise UserError(f"{where}: empty text in feature {text_column!r}")
+        texts.append(text)
+        labels.append(str(label))
+        sources.append(where)
+    return Examples(texts, labels, sources, name=spec)
+
+
+def _decode(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _require_network(spec, flag, data_dir, host="storage.googleapis.com", timeout=3.0):
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as e:
+        where = data_dir or "TFDS's default data_dir"
+        raise UserError(
+            f"--{flag}={spec}: not prepared in {where} and the network is unreachable "
+            f"({e.__class__.__name__}); prepare it where you have internet, or set --tfds_data_dir"
+        ) from None

@@ -1,0 +1,75 @@
+"""Evaluate a trained run on labeled data.
+
+    python -m tfadapt.evaluate --model_dir=runs/quickstart --test_data=reviews.tsv \
+        --text_column=review --label_column=rating
+
+Writes report.json (accuracy, macro-F1, per-class precision/recall/F1, the confusion
+matrix, the majority-class baseline) and confusion_matrix.png to
+MODEL_DIR/eval/<name>/ (or --output_dir) and prints the summary table.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tfadapt import cli
+from tfadapt.errors import UserError
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(fv):
+    cli.define_data_flags(fv)
+    flags.DEFINE_string("model_dir", None, "A finished tfadapt.train run.", flag_values=fv)
+    flags.DEFINE_string("test_data", None, "Labeled data: .csv, .tsv, .jsonl or "
+                        "tfds:NAME[:SPLIT].", flag_values=fv)
+    flags.DEFINE_string("output_dir", None, "Where the report goes (default: "
+                        "MODEL_DIR/eval/<test file name>).", flag_values=fv)
+    flags.DEFINE_integer("batch_size", 64, "Examples per inference batch.", flag_values=fv)
+
+
+def evaluate(model_dir, test_data, text_column, label_column, encoding="utf-8",
+             tfds_data_dir=None, output_dir=None, batch_size=64):
+    """Evaluates the run in `model_dir`; returns (report, json_path, png_path)."""
+    from tfadapt.data.readers import read_examples
+    from tfadapt.evaluation.evaluator import evaluate_classifier
+    from tfadapt.evaluation.report import write_report
+    from tfadapt.training.model_dir import load_trained
+
+    examples = read_examples(test_data, text_column, label_column, flag="test_data",
+                             encoding=encoding, tfds_data_dir=tfds_data_dir)
+    model, preprocessor, label_map, config = load_trained(model_dir)
+    report = evaluate_classifier(model, preprocessor, examples, label_map, batch_size,
+                                 config.bucket_boundaries)
+    name = os.path.splitext(os.path.basename(test_data.replace(":", "_")))[0]
+    json_path, png_path = write_report(report, output_dir or os.path.join(model_dir, "eval", name))
+    return report, json_path, png_path
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+
+    def checked():
+        for name in ("model_dir", "test_data"):
+            if not FLAGS[name].value:
+                raise UserError(f"--{name} is required")
+        return evaluate(FLAGS.model_dir, FLAGS.test_data, FLAGS.text_column, FLAGS.label_column,
+                        FLAGS.encoding, FLAGS.tfds_data_dir, FLAGS.output_dir, FLAGS.batch_size)
+
+    report, json_path, png_path = cli.exit_on_user_error("tfadapt.evaluate", checked)
+    from tfadapt.evaluation.report import format_summary
+
+    print(format_summary(report, {"report": json_path, "confusion matrix": png_path}))
+
+
+def run():
+    define_flags(FLAGS)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the majority-class baseline, and reports people can read."""

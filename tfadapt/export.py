@@ -1,0 +1,57 @@
+"""Export a trained run as a raw-text SavedModel for TF Serving.
+
+    python -m tfadapt.export --model_dir=runs/quickstart --export_dir=serving/drugs
+
+Writes EXPORT_DIR/<next version>/ (1, 2, …: the layout TF Serving watches). Its
+`serving_default` signature takes `text`, a batch of strings, and returns
+`probabilities` [batch, classes] and `label` [batch] (the predicted class names).
+Loaders need `import tensorflow_text` first (stock TF Serving links its ops).
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tfadapt import cli
+from tfadapt.errors import UserError
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(fv):
+    flags.DEFINE_string("model_dir", None, "A finished tfadapt.train run.", flag_values=fv)
+    flags.DEFINE_string("export_dir", None, "The model's base folder for TF Serving; the "
+                        "export goes into a new numbered version folder inside.", flag_values=fv)
+
+
+def export(model_dir, export_dir):
+    """Exports the run in `model_dir`; returns the version folder written."""
+    from tfadapt.export.serving import export_classifier
+    from tfadapt.training.model_dir import load_trained
+
+    model, preprocessor, label_map, _ = load_trained(model_dir)
+    return export_classifier(model, preprocessor, label_map.names, export_dir)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+
+    def checked():
+        for name in ("model_dir", "export_dir"):
+            if not FLAGS[name].value:
+                raise UserError(f"--{name} is required")
+        return export(FLAGS.model_dir, FLAGS.export_dir)
+
+    version_dir = cli.exit_on_user_error("tfadapt.export", checked)
+    print(f"tfadapt.export: SavedModel written to {version_dir}")
+
+
+def run():
+    define_flags(FLAGS)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

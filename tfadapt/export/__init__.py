@@ -1,0 +1,1 @@
+"""Export: SavedModels that TF Serving serves from raw text."""

@@ -1,0 +1,52 @@
+"""Fine-tune a pretrained BERT-family model on labeled text.
+
+    python -m tfadapt.train --flagfile=configs/quickstart.flags [--flag=value …]
+
+Command-line values override the flagfile. See `python -m tfadapt.train --helpfull`.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tfadapt import cli
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = cli.exit_on_user_error("tfadapt.train", cli.train_config_from_flags, FLAGS)
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's export chatter goes through absl.
+    from tfadapt.training.trainer import train  # TensorFlow loads here, after flag checks.
+    from tfadapt.evaluation.report import format_summary
+
+    summary = cli.exit_on_user_error("tfadapt.train", train, config)
+    print()
+    if "test" in summary:
+        paths = dict(summary["paths"])
+        if "export" in paths:
+            paths["serve"] = serving_hint(paths["export"])
+        print(format_summary(summary["test"], paths))
+    else:
+        print(f"tfadapt: model written to {summary['paths']['model']}")
+
+
+def serving_hint(version_dir):
+    import os
+
+    base = os.path.dirname(version_dir)
+    name = os.path.basename(os.path.dirname(base)) or "model"
+    return (f"docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} "
+            f"tensorflow/serving  then  curl -d '{{\"instances\": [\"This drug works well\"]}}' "
+            f"localhost:8501/v1/models/{name}:predict")
+
+
+def run():
+    cli.define_train_flags(FLAGS)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Training: distribution strategy, optimizer and schedule, callbacks, and the run itself."""

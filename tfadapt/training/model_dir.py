@@ -1,0 +1,104 @@
+"""The layout of a run's `--model_dir`, and loading a finished run back.
+
+    model_dir/
+      config.flags         the resolved config; `tfadapt.train --flagfile=` re-runs the job
+      config.json          the same, for programs
+      labels.json          the label vocabulary, in class-id order
+      checkpoints/best.weights.h5   weights of the best epoch on the monitored metric
+      metrics.csv          every epoch's training and validation metrics, pad fraction
+      logs/                TensorBoard
+      preset/              the fine-tuned backbone + tokenizer as a KerasHub preset
+      model.keras          the whole classifier (backbone + head)
+      eval/<name>/         report.json and confusion_matrix.png per evaluated data set
+      run.json             written last: the run finished; summary and figures
+"""
+
+import json
+import os
+import shutil
+
+from tfadapt.errors import UserError
+
+
+class ModelDir:
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    config_json = property(lambda self: self.path("config.json"))
+    flagfile = property(lambda self: self.path("config.flags"))
+    labels = property(lambda self: self.path("labels.json"))
+    best_checkpoint = property(lambda self: self.path("checkpoints", "best.weights.h5"))
+    metrics_csv = property(lambda self: self.path("metrics.csv"))
+    logs = property(lambda self: self.path("logs"))
+    preset = property(lambda self: self.path("preset"))
+    model = property(lambda self: self.path("model.keras"))
+    run_summary = property(lambda self: self.path("run.json"))
+
+    def eval_dir(self, name):
+        return self.path("eval", name)
+
+    def finished_summary(self):
+        """run.json's content if a run finished here, else None."""
+        if not os.path.isfile(self.run_summary):
+            return None
+        with open(self.run_summary) as f:
+            return json.load(f)
+
+    def prepare(self, config_json, overwrite):
+        """Checks the folder before a run; returns a finished run's summary to reuse, or None.
+
+        A folder that holds the same job, finished, is reused (nothing is redone). One that
+        holds anything else is left untouched unless `overwrite`.
+        """
+        if not os.path.exists(self.root) or not os.listdir(self.root):
+            return None
+        summary = self.finished_summary()
+        if summary is not None and _same_job(summary.get("config"), config_json) and not overwrite:
+            return summary
+        if not overwrite:
+            what = "a different finished run" if summary else "files of another or unfinished run"
+            raise UserError(f"--model_dir={self.root}: holds {what}; pass --overwrite to replace "
+                            "it, or choose another --model_dir")
+        if not os.path.isfile(self.config_json) and summary is None:
+            raise UserError(f"--model_dir={self.root}: is not empty and is not a tfadapt run; "
+                            "--overwrite only replaces tfadapt runs")
+        shutil.rmtree(self.root)
+        return None
+
+    def load_config(self):
+        from tfadapt.config import TrainConfig
+
+        if not os.path.isfile(self.config_json):
+            raise UserError(f"--model_dir={self.root}: no config.json; not a tfadapt run")
+        with open(self.config_json) as f:
+            return TrainConfig.from_json(f.read())
+
+
+def _same_job(saved, current):
+    if saved is None:
+        return False
+    ignore = ("overwrite",)
+    saved = {k: v for k, v in saved.items() if k not in ignore}
+    current = {k: v for k, v in json.loads(current).items() if k not in ignore}
+    return saved == current
+
+
+def load_trained(root):
+    """(model, preprocessor, label_map, config) of a finished run in `root`."""
+    import keras
+    import keras_hub
+
+    from tfadapt.data.labels import LabelMap
+
+    model_dir = ModelDir(root)
+    if not os.path.isfile(model_dir.model):
+        raise UserError(f"--model_dir={root}: no model.keras; train a model there first")
+    config = model_dir.load_config()
+    model = keras.saving.load_model(model_dir.model)
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(model_dir.preset)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=config.sequence_length)
+    return model, preprocessor, LabelMap.load(model_dir.labels), config

@@ -1,0 +1,185 @@
+"""One fine-tuning run: read and check inputs, build under the strategy, fit, evaluate, save.
+
+Every input a user can get wrong (files, columns, labels, preset, model_dir) is read
+and checked before anything is written, so a mistake leaves no half-written model_dir.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+from tfadapt.data.labels import LabelMap, stratified_split
+from tfadapt.data.readers import read_examples
+from tfadapt.errors import UserError
+from tfadapt.models.presets import describe_preset
+from tfadapt.training.model_dir import ModelDir
+
+
+@dataclasses.dataclass
+class Inputs:
+    train: object
+    validation: object
+    test: object
+    label_map: LabelMap
+
+
+def read_inputs(config, log=print):
+    """Reads and checks the train / validation / test data of `config`."""
+
+    def read(spec, flag):
+        return read_examples(spec, config.text_column, config.label_column, flag=flag,
+                             encoding=config.encoding, tfds_data_dir=config.tfds_data_dir)
+
+    train = read(config.train_data, "train_data")
+    if config.max_train_examples and len(train) > config.max_train_examples:
+        train = train.subset(range(config.max_train_examples))
+    label_map = LabelMap.for_training(train, config.labels)
+    if config.validation_data:
+        validation = read(config.validation_data, "validation_data")
+        label_map.check(validation)
+    else:
+        train, validation = stratified_split(train, config.validation_split, config.seed)
+    test = None
+    if config.test_data:
+        test = read(config.test_data, "test_data")
+        label_map.check(test)
+    log(f"tfadapt: {len(train)} training, {len(validation)} validation"
+        + (f", {len(test)} test" if test else "") + f" examples; labels: {', '.join(label_map.names)}")
+    return Inputs(train, validation, test, label_map)
+
+
+def train(config, strategy=None, log=print):
+    """Runs the job of `config`; returns the run summary (also saved as run.json).
+
+    Args:
+        config: a `TrainConfig`.
+        strategy: a tf.distribute strategy to use instead of resolving `config.strategy`
+            (tests pass a MirroredStrategy over logical CPUs).
+        log: where progress lines go.
+    """
+    started = time.time()
+    inputs = read_inputs(config, log)
+    describe_preset(config.preset)
+    model_dir = ModelDir(config.model_dir)
+    finished = model_dir.prepare(json.loads(config.to_json()), config.overwrite)
+    if finished is not None:
+        log(f"tfadapt: {config.model_dir} already holds this finished run; nothing to redo "
+            "(pass --overwrite to train again)")
+        return finished
+
+    # Imported here so that flag parsing and input checks do not wait for TensorFlow.
+    import keras
+    import keras_hub
+
+    from tfadapt.data import pipeline
+    from tfadapt.evaluation.evaluator import evaluate_classifier
+    from tfadapt.evaluation.report import write_report
+    from tfadapt.export.serving import export_classifier
+    from tfadapt.models.classifier import build_classifier
+    from tfadapt.models.presets import load_backbone_and_tokenizer
+    from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger, ProgressLogger
+    from tfadapt.training.optimization import build_optimizer
+    from tfadapt.training.strategy import resolve_placement
+
+    placement = resolve_placement(config.strategy, config.tpu, config.jit_compile,
+                                  config.mixed_precision, strategy_object=strategy)
+    log(f"tfadapt: {placement.device} × {placement.replicas} replica(s), "
+        f"jit_compile={placement.jit_compile}, dtype policy {placement.dtype_policy}")
+    keras.utils.set_random_seed(config.seed)
+
+    num_classes = len(inputs.label_map)
+    steps_per_epoch = max(1, len(inputs.train) // config.batch_size)
+    with placement.strategy.scope():
+        backbone, tokenizer = load_backbone_and_tokenizer(
+            config.preset, dropout=config.dropout, dtype=placement.dtype_policy)
+        if config.freeze_layers > backbone.num_layers:
+            raise UserError(f"--freeze_layers={config.freeze_layers}: the backbone has only "
+                            f"{backbone.num_layers} encoder layers")
+        model = build_classifier(backbone, num_classes, config.dropout, config.pooling)
+        model.compile(
+            optimizer=build_optimizer(config.optimizer, config.learning_rate,
+                                      steps_per_epoch * config.epochs, config.warmup_ratio,
+                                      config.lr_decay, config.weight_decay, config.clip_norm),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                     keras.metrics.F1Score(average="macro", name="macro_f1")],
+            jit_compile=placement.jit_compile,
+        )
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=config.sequence_length)
+
+    # All inputs are good: from here on the run writes into model_dir.
+    os.makedirs(config.model_dir, exist_ok=True)
+    with open(model_dir.config_json, "w") as f:
+        f.write(config.to_json())
+    with open(model_dir.flagfile, "w") as f:
+        f.write(config.to_flagfile())
+    inputs.label_map.save(model_dir.labels)
+
+    pad_meter = pipeline.PadMeter()
+    one_hot = lambda examples: keras.utils.to_categorical(  # noqa: E731
+        inputs.label_map.ids(examples.labels), num_classes).astype("float32")
+    train_ds = pipeline.training_dataset(
+        inputs.train.texts, one_hot(inputs.train), preprocessor, config.batch_size,
+        config.bucket_boundaries, config.seed, pad_meter,
+        pad_to_boundary=placement.jit_compile)
+    validation_ds = pipeline.evaluation_dataset(
+        inputs.validation.texts, one_hot(inputs.validation), preprocessor, config.batch_size,
+        config.bucket_boundaries)
+
+    freezer = LayerFreezer(backbone, config.freeze_embeddings, config.freeze_layers)
+    if freezer.frozen_layer_names():
+        log(f"tfadapt: frozen: {', '.join(freezer.frozen_layer_names())}")
+    mode = "min" if config.early_stopping_metric == "val_loss" else "max"
+    callbacks = [
+        PadFractionLogger(pad_meter),
+        freezer,
+        keras.callbacks.ModelCheckpoint(model_dir.best_checkpoint, monitor=config.early_stopping_metric,
+                                        mode=mode, save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(model_dir.metrics_csv),
+        keras.callbacks.TensorBoard(model_dir.logs),
+        ProgressLogger(steps_per_epoch, config.batch_size, config.epochs, log),
+    ]
+    if config.early_stopping_patience:
+        callbacks.insert(2, keras.callbacks.EarlyStopping(
+            monitor=config.early_stopping_metric, mode=mode,
+            patience=config.early_stopping_patience, restore_best_weights=True, verbose=1))
+    log(f"tfadapt: training {config.epochs} epoch(s) × {steps_per_epoch} steps of "
+        f"{config.batch_size} examples")
+    fit_started = time.time()
+    history = model.fit(train_ds, validation_data=validation_ds, epochs=config.epochs,
+                        steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False,
+                        verbose=0)
+    fit_seconds = time.time() - fit_started
+    monitored = history.history[config.early_stopping_metric]
+    best_epoch = 1 + (monitored.index(min(monitored)) if mode == "min"
+                      else monitored.index(max(monitored)))
+
+    model.save(model_dir.model)
+    backbone.save_to_preset(model_dir.preset)
+    tokenizer.save_to_preset(model_dir.preset)
+
+    summary = {
+        "config": json.loads(config.to_json()),
+        "labels": list(inputs.label_map.names),
+        "epochs_run": len(monitored),
+        "best_epoch": best_epoch,
+        "train_examples_per_second": steps_per_epoch * config.batch_size * len(monitored) / fit_seconds,
+        "history": history.history,
+        "paths": {"model": os.path.abspath(config.model_dir)},
+    }
+    if inputs.test is not None:
+        report = evaluate_classifier(model, preprocessor, inputs.test, inputs.label_map,
+                                     config.batch_size, config.bucket_boundaries)
+        json_path, png_path = write_report(report, model_dir.eval_dir("test"))
+        summary["test"] = report
+        summary["paths"]["report"] = os.path.abspath(json_path)
+        summary["paths"]["confusion matrix"] = os.path.abspath(png_path)
+    if config.export_dir:
+        version = export_classifier(model, preprocessor, inputs.label_map.names, config.export_dir)
+        summary["paths"]["export"] = os.path.abspath(version)
+    summary["wall_seconds"] = time.time() - started
+    with open(model_dir.run_summary, "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
