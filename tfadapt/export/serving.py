@@ -52,6 +52,8 @@ def export_classifier(model, preprocessor, label_names, export_dir, version=None
     final = os.path.join(export_dir, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; versions are never overwritten")
+    if not preprocessor.built:  # ExportArchive tracks built layers only.
+        preprocessor(tf.constant(["build"]))
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(preprocessor)

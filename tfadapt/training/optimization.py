@@ -31,16 +31,15 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         step = keras.ops.cast(step, "float32")
-        warmup = keras.ops.cast(max(self.warmup_steps, 1), "float32")
-        ramp_up = self.peak * step / warmup
         if self.decay == "constant":
             after = keras.ops.convert_to_tensor(self.peak, "float32")
         else:
-            span = keras.ops.cast(max(self.total_steps - self.warmup_steps, 1), "float32")
-            after = self.peak * keras.ops.maximum(0.0, 1.0 - (step - warmup) / span)
+            span = float(max(self.total_steps - self.warmup_steps, 1))
+            after = self.peak * keras.ops.maximum(0.0, 1.0 - (step - self.warmup_steps) / span)
         if self.warmup_steps == 0:
             return after
-        return keras.ops.where(step < warmup, ramp_up, after)
+        ramp_up = self.peak * step / float(self.warmup_steps)
+        return keras.ops.where(step < self.warmup_steps, ramp_up, after)
 
     def get_config(self):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps,
