@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO
-from tfadapt.export import serving
+from tfadapt.serving import savedmodel as serving
 from tfadapt.models.classifier import build_classifier
 
 TEXTS = ["This medicine made my headaches vanish.", "Awful side effects, café nausea.",

@@ -97,6 +97,19 @@ def train_config_from_flags(fv):
     return config_lib.TrainConfig(**values)
 
 
+def flags_parser(command):
+    """An absl `flags_parser` that reports a bad flag as one `command: error:` line."""
+
+    def parse(argv):
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as e:
+            print(f"{command}: error: {e}", file=sys.stderr)
+            sys.exit(1)
+
+    return parse
+
+
 def exit_on_user_error(command, fn, *args):
     """Runs `fn(*args)`; a UserError becomes one line on stderr and exit status 1."""
     try:

@@ -10,6 +10,8 @@ MODEL_DIR/eval/<name>/ (or --output_dir) and prints the summary table.
 
 import os
 
+import os
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -18,6 +20,7 @@ from tfadapt import cli
 from tfadapt.errors import UserError
 
 FLAGS = flags.FLAGS
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hides TensorFlow's CUDA-probe chatter
 
 
 def define_flags(fv):
@@ -34,12 +37,15 @@ def evaluate(model_dir, test_data, text_column, label_column, encoding="utf-8",
              tfds_data_dir=None, output_dir=None, batch_size=64):
     """Evaluates the run in `model_dir`; returns (report, json_path, png_path)."""
     from tfadapt.data.readers import read_examples
-    from tfadapt.evaluation.evaluator import evaluate_classifier
-    from tfadapt.evaluation.report import write_report
-    from tfadapt.training.model_dir import load_trained
+    from tfadapt.training.model_dir import ModelDir, load_trained
 
+    # Check what the user named before TensorFlow loads.
+    ModelDir(model_dir).require_trained()
     examples = read_examples(test_data, text_column, label_column, flag="test_data",
                              encoding=encoding, tfds_data_dir=tfds_data_dir)
+    from tfadapt.evaluation.evaluator import evaluate_classifier
+    from tfadapt.evaluation.report import write_report
+
     model, preprocessor, label_map, config = load_trained(model_dir)
     report = evaluate_classifier(model, preprocessor, examples, label_map, batch_size,
                                  config.bucket_boundaries)
@@ -68,7 +74,8 @@ def main(argv):
 
 def run():
     define_flags(FLAGS)
-    app.run(main)
+    flags.adopt_module_key_flags(cli)  # --help lists the shared data flags too
+    app.run(main, flags_parser=cli.flags_parser("tfadapt.evaluate"))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Writes EXPORT_DIR/<next version>/ (1, 2, …: the layout TF Serving watches). It
 Loaders need `import tensorflow_text` first (stock TF Serving links its ops).
 """
 
+import os
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -16,6 +18,7 @@ from tfadapt import cli
 from tfadapt.errors import UserError
 
 FLAGS = flags.FLAGS
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hides TensorFlow's CUDA-probe chatter
 
 
 def define_flags(fv):
@@ -26,8 +29,10 @@ def define_flags(fv):
 
 def export(model_dir, export_dir):
     """Exports the run in `model_dir`; returns the version folder written."""
-    from tfadapt.export.serving import export_classifier
-    from tfadapt.training.model_dir import load_trained
+    from tfadapt.training.model_dir import ModelDir, load_trained
+
+    ModelDir(model_dir).require_trained()  # before TensorFlow loads
+    from tfadapt.serving.savedmodel import export_classifier
 
     model, preprocessor, label_map, _ = load_trained(model_dir)
     return export_classifier(model, preprocessor, label_map.names, export_dir)
@@ -50,7 +55,8 @@ def main(argv):
 
 def run():
     define_flags(FLAGS)
-    app.run(main)
+    flags.adopt_module_key_flags(cli)  # --help lists the shared data flags too
+    app.run(main, flags_parser=cli.flags_parser("tfadapt.export"))
 
 
 if __name__ == "__main__":

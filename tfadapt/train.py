@@ -5,6 +5,8 @@
 Command-line values override the flagfile. See `python -m tfadapt.train --helpfull`.
 """
 
+import os
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -12,6 +14,7 @@ from absl import logging
 from tfadapt import cli
 
 FLAGS = flags.FLAGS
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hides TensorFlow's CUDA-probe chatter
 
 
 def main(argv):
@@ -34,8 +37,6 @@ def main(argv):
 
 
 def serving_hint(version_dir):
-    import os
-
     base = os.path.dirname(version_dir)
     name = os.path.basename(os.path.dirname(base)) or "model"
     return (f"docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} "
@@ -45,7 +46,8 @@ def serving_hint(version_dir):
 
 def run():
     cli.define_train_flags(FLAGS)
-    app.run(main)
+    flags.adopt_module_key_flags(cli)  # --help lists them
+    app.run(main, flags_parser=cli.flags_parser("tfadapt.train"))
 
 
 if __name__ == "__main__":

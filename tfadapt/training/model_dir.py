@@ -47,7 +47,7 @@ class ModelDir:
         with open(self.run_summary) as f:
             return json.load(f)
 
-    def prepare(self, config_json, overwrite):
+    def prepare(self, config, overwrite):
         """Checks the folder before a run; returns a finished run's summary to reuse, or None.
 
         A folder that holds the same job, finished, is reused (nothing is redone). One that
@@ -56,7 +56,7 @@ class ModelDir:
         if not os.path.exists(self.root) or not os.listdir(self.root):
             return None
         summary = self.finished_summary()
-        if summary is not None and _same_job(summary.get("config"), config_json) and not overwrite:
+        if summary is not None and _same_job(summary.get("config"), config) and not overwrite:
             return summary
         if not overwrite:
             what = "a different finished run" if summary else "files of another or unfinished run"
@@ -67,6 +67,12 @@ class ModelDir:
                             "--overwrite only replaces tfadapt runs")
         shutil.rmtree(self.root)
         return None
+
+    def require_trained(self):
+        """The run's config; a UserError unless a trained model is here."""
+        if not os.path.isfile(self.model):
+            raise UserError(f"--model_dir={self.root}: no model.keras; train a model there first")
+        return self.load_config()
 
     def load_config(self):
         from tfadapt.config import TrainConfig
@@ -82,7 +88,7 @@ def _same_job(saved, current):
         return False
     ignore = ("overwrite",)
     saved = {k: v for k, v in saved.items() if k not in ignore}
-    current = {k: v for k, v in json.loads(current).items() if k not in ignore}
+    current = {k: v for k, v in current.items() if k not in ignore}
     return saved == current
 
 
@@ -94,10 +100,8 @@ def load_trained(root):
     from tfadapt.data.labels import LabelMap
 
     model_dir = ModelDir(root)
-    if not os.path.isfile(model_dir.model):
-        raise UserError(f"--model_dir={root}: no model.keras; train a model there first")
-    config = model_dir.load_config()
-    model = keras.saving.load_model(model_dir.model)
+    config = model_dir.require_trained()
+    model = keras.saving.load_model(model_dir.model, compile=False)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(model_dir.preset)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=config.sequence_length)

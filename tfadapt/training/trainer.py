@@ -75,7 +75,7 @@ def train(config, strategy=None, log=print):
     from tfadapt.data import pipeline
     from tfadapt.evaluation.evaluator import evaluate_classifier
     from tfadapt.evaluation.report import write_report
-    from tfadapt.export.serving import export_classifier
+    from tfadapt.serving.savedmodel import export_classifier
     from tfadapt.models.classifier import build_classifier
     from tfadapt.models.presets import load_backbone_and_tokenizer
     from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger, ProgressLogger

@@ -1,0 +1,93 @@
+"""The commands as a user runs them: fresh processes, flagfiles, exit codes, messages."""
+
+import json
+import os
+
+import pytest
+
+from conftest import run_module
+
+
+def _flagfile(tmp_path, tiny_preset, review_files, **extra):
+    values = {"preset": tiny_preset, "train_data": review_files["train"],
+              "test_data": review_files["test"], "model_dir": str(tmp_path / "model"),
+              "sequence_length": 64, "batch_size": 8, "epochs": 1, "learning_rate": 1e-3,
+              "bucket_boundaries": "16,32", **extra}
+    path = tmp_path / "job.flags"
+    path.write_text("# a job\n" + "".join(f"--{k}={v}\n" for k, v in values.items()))
+    return str(path)
+
+
+def _assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    # TensorFlow's C++ start-up lines (CUDA probe) may precede ours once it is imported.
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("tfadapt.")]
+    assert len(error_lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in error_lines[0], error_lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_preset, review_files):
+    tmp_path = tmp_path_factory.mktemp("cli")
+    flagfile = _flagfile(tmp_path, tiny_preset, review_files, epochs=5)
+    result = run_module("tfadapt.train", f"--flagfile={flagfile}", "--epochs=1",
+                        f"--export_dir={tmp_path / 'export'}")
+    return tmp_path, result
+
+
+def test_train_from_a_flagfile_prints_the_summary_table(trained):
+    tmp_path, result = trained
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for expected in ("macro-F1", "accuracy", "F1 positive", "majority baseline",
+                     "model:", "report:", "export:", "serve:", "epoch 1/1"):
+        assert expected in out, expected
+    saved = json.load(open(tmp_path / "model" / "run.json"))
+    assert saved["config"]["epochs"] == 1  # the command line beat the flagfile's 5
+    assert "--epochs=1" in (tmp_path / "model" / "config.flags").read_text()
+
+
+def test_evaluate_and_export_commands_on_the_trained_run(trained, review_files):
+    tmp_path, _ = trained
+    result = run_module("tfadapt.evaluate", f"--model_dir={tmp_path / 'model'}",
+                        f"--test_data={review_files['test']}",
+                        f"--output_dir={tmp_path / 'eval'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "macro-F1" in result.stdout
+    report = json.load(open(tmp_path / "eval" / "report.json"))
+    run_report = json.load(open(tmp_path / "model" / "run.json"))["test"]
+    assert report["model"] == run_report["model"]  # the same model, the same numbers
+    assert os.path.isfile(tmp_path / "eval" / "confusion_matrix.png")
+
+    result = run_module("tfadapt.export", f"--model_dir={tmp_path / 'model'}",
+                        f"--export_dir={tmp_path / 'export'}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(tmp_path / "export")) == ["1", "2"]
+
+
+def test_unknown_flag_value_exits_with_one_line(tmp_path, tiny_preset, review_files):
+    flagfile = _flagfile(tmp_path, tiny_preset, review_files)
+    result = run_module("tfadapt.train", f"--flagfile={flagfile}", "--optimizer=lamb")
+    _assert_one_line_error(result, "--optimizer", "lamb")
+    assert not os.path.exists(tmp_path / "model")
+
+
+def test_missing_column_exits_with_one_line_and_writes_nothing(tmp_path, tiny_preset, review_files):
+    flagfile = _flagfile(tmp_path, tiny_preset, review_files, text_column="review")
+    result = run_module("tfadapt.train", f"--flagfile={flagfile}")
+    _assert_one_line_error(result, "tfadapt.train: error:", "train.csv:2: no column 'review'",
+                           "--text_column")
+    assert not os.path.exists(tmp_path / "model")
+
+
+def test_evaluate_without_a_run_is_a_clear_error(tmp_path, review_files):
+    result = run_module("tfadapt.evaluate", f"--model_dir={tmp_path}",
+                        f"--test_data={review_files['test']}")
+    _assert_one_line_error(result, "tfadapt.evaluate: error:", "no model.keras")
+
+
+def test_help_is_fast_and_lists_the_flags():
+    result = run_module("tfadapt.train", "--help")  # absl's --help exits with status 1
+    assert "--preset" in result.stdout and "--freeze_layers" in result.stdout

@@ -1,1 +1,0 @@
-"""Export: SavedModels that TF Serving serves from raw text."""

@@ -1,0 +1,1 @@
+"""Serving: raw-text SavedModels that TF Serving serves, written atomically."""
