@@ -37,6 +37,7 @@ from absl import app, flags  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # Runs as `python bench/throughput.py` without installing tfadapt.
 
+from tfadapt.config import TrainConfig  # noqa: E402
 from tfadapt.data import pipeline  # noqa: E402
 from tfadapt.data.labels import LabelMap  # noqa: E402
 from tfadapt.data.readers import read_examples  # noqa: E402
@@ -61,7 +62,7 @@ flags.DEFINE_integer("max_train_examples", 0, "Train on at most this many exampl
 flags.DEFINE_integer("train_examples", 2000, "tweets only: size of the seeded training split.")
 flags.DEFINE_integer("test_examples", None,
                      "Test examples (default: all for drugreview, 1000 for tweets).")
-flags.DEFINE_list("bucket_boundaries", ["32", "64", "96", "128", "192", "256", "384"],
+flags.DEFINE_list("bucket_boundaries", [str(b) for b in TrainConfig.bucket_boundaries],
                   "tfadapt's length-bucket boundaries.")
 flags.DEFINE_integer("skip_steps", 2, "Steps at the start of each fit left out of the timing.")
 flags.DEFINE_integer("log_every", 0, "Print progress every this many steps (0: ~10 times a fit).")
@@ -141,7 +142,7 @@ def timed_fit(name, model, ds, steps_per_epoch):
     timer = StepTimer(name, steps_per_epoch * FLAGS.epochs)
     started = time.perf_counter()
     model.fit(ds, steps_per_epoch=steps_per_epoch, epochs=FLAGS.epochs, callbacks=[timer],
-              verbose=0)
+              shuffle=False, verbose=0)  # The datasets shuffle themselves.
     return {"examples_per_second": timer.examples_per_second(), "timed_steps": timer.timed_steps,
             "fit_seconds": time.perf_counter() - started}
 

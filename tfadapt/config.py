@@ -64,7 +64,7 @@ class TrainConfig:
     tpu: Optional[str] = None
     jit_compile: str = "auto"
     mixed_precision: str = "auto"
-    bucket_boundaries: Tuple[int, ...] = (32, 64, 96, 128, 192, 256, 384)
+    bucket_boundaries: Tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
     overwrite: bool = False
 
     def __post_init__(self):
