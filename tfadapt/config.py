@@ -124,15 +124,14 @@ class TrainConfig:
                 continue
             if isinstance(value, tuple):
                 value = ",".join(str(v) for v in value)
-            elif field.name in _PATH_FIELDS and not str(value).startswith(("tfds:", "hf://", "kaggle://")) \
-                    and os.path.exists(value):
-                value = os.path.abspath(value)
+            elif field.name in _OUTPUT_DIRS or (field.name in _INPUT_PATHS and os.path.exists(value)):
+                value = os.path.abspath(value)  # inputs only when local: a preset may be a name
             lines.append(f"--{field.name}={value}")
         return "\n".join(lines) + "\n"
 
 
-_PATH_FIELDS = ("train_data", "validation_data", "test_data", "preset", "model_dir",
-                "export_dir", "tfds_data_dir")
+_INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir")
+_OUTPUT_DIRS = ("model_dir", "export_dir")
 
 
 def _check(ok, flag, message):
