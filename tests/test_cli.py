@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -85,9 +87,18 @@ def test_missing_column_exits_with_one_line_and_writes_nothing(tmp_path, tiny_pr
 def test_evaluate_without_a_run_is_a_clear_error(tmp_path, review_files):
     result = run_module("tfadapt.evaluate", f"--model_dir={tmp_path}",
                         f"--test_data={review_files['test']}")
-    _assert_one_line_error(result, "tfadapt.evaluate: error:", "no model.keras")
+    _assert_one_line_error(result, "tfadapt.evaluate: error:", "no finished run")
 
 
-def test_help_is_fast_and_lists_the_flags():
+def test_help_lists_the_flags_without_loading_tensorflow():
     result = run_module("tfadapt.train", "--help")  # absl's --help exits with status 1
     assert "--preset" in result.stdout and "--freeze_layers" in result.stdout
+    probe = ("import sys; import tfadapt.train, tfadapt.evaluate, tfadapt.export, tfadapt.cli; "
+             "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_missing_required_flag_is_one_line(tmp_path):
+    result = run_module("tfadapt.export", f"--model_dir={tmp_path}")
+    _assert_one_line_error(result, "tfadapt.export: error:", "--export_dir")

@@ -31,8 +31,28 @@ def test_unknown_enum_value_is_a_flag_error():
         _parse(["--train_data=t.csv", "--preset=p", "--model_dir=m", "--optimizer=lamb"])
 
 
+def test_required_flags_are_flag_errors():
+    with pytest.raises(flags.IllegalFlagValueError, match="--train_data"):
+        _parse(["--preset=p", "--model_dir=m"])
+
+
+def test_paths_become_absolute_at_the_edge(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.csv").write_text("text,label\n")
+    config = _parse(["--train_data=t.csv", "--preset=bert_base_en_uncased", "--model_dir=m",
+                     "--test_data=tfds:imdb_reviews"])
+    assert config.train_data == str(tmp_path / "t.csv")
+    assert config.model_dir == str(tmp_path / "m")
+    assert config.preset == "bert_base_en_uncased"  # a hub name stays a name
+    assert config.test_data == "tfds:imdb_reviews"
+
+
+def test_unknown_encoding_names_the_flag():
+    with pytest.raises(UserError, match="--encoding is 'utf-9', which Python does not know"):
+        TrainConfig(train_data="t", preset="p", model_dir="m", encoding="utf-9")
+
+
 @pytest.mark.parametrize("argv, message", [
-    ([], "--train_data is required"),
     (["--warmup_ratio=1.5"], "--warmup_ratio must be in"),
     (["--validation_split=0"], "--validation_split must be in"),
     (["--labels=a,a"], "--labels has duplicates"),
@@ -42,18 +62,19 @@ def test_unknown_enum_value_is_a_flag_error():
     (["--batch_size=0"], "--batch_size must be at least 1"),
 ])
 def test_bad_values_name_their_flag(argv, message):
-    base = [] if not argv else ["--train_data=t.csv", "--preset=p", "--model_dir=m"]
     with pytest.raises(UserError, match=message):
-        _parse(base + argv)
+        _parse(["--train_data=t.csv", "--preset=p", "--model_dir=m"] + argv)
 
 
 def test_written_flagfile_reparses_to_the_same_config(tmp_path):
-    config = TrainConfig(train_data="t.csv", preset="p", model_dir=str(tmp_path / "m"),
-                         labels=("x", "y"), freeze_embeddings=True, epochs=4)
+    (tmp_path / "t.csv").write_text("text,label\n")
+    config = TrainConfig(train_data=str(tmp_path / "t.csv"), preset="p",
+                         model_dir=str(tmp_path / "m"), labels=("x", "y"),
+                         freeze_embeddings=True, epochs=4, overwrite=True)
     flagfile = tmp_path / "config.flags"
     flagfile.write_text(config.to_flagfile())
-    reparsed = _parse([f"--flagfile={flagfile}"])
-    assert dataclasses.replace(reparsed, model_dir=config.model_dir) == config
+    assert "overwrite" not in flagfile.read_text()  # re-running never deletes a run
+    assert _parse([f"--flagfile={flagfile}"]) == dataclasses.replace(config, overwrite=False)
 
 
 def test_json_round_trip():

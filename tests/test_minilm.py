@@ -34,7 +34,6 @@ def test_minilm_fine_tunes_and_reports(minilm_run):
     config, summary = minilm_run
     assert summary["test"]["model"]["examples"] == 16
     assert np.isfinite(summary["history"]["loss"]).all()
-    assert 0.0 <= summary["test"]["model"]["macro_f1"] <= 1.0
     assert summary["labels"] == ["negative", "neutral", "positive"]
 
 

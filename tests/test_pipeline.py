@@ -52,7 +52,7 @@ def test_pad_to_boundary_gives_fixed_shapes(tiny):
     ds = pipeline.training_dataset(texts, np.zeros((32, 2), "float32"), preprocessor,
                                    batch_size=4, boundaries=(8, 16), seed=0, pad_to_boundary=True)
     widths = {features["token_ids"].shape[1] for features, _ in ds.take(20)}
-    assert widths <= {8, 16, 64}
+    assert widths == {8, 16}  # texts of 3–9 tokens: only the first two bucket edges
 
 
 def test_shuffle_is_reproducible_with_the_seed(tiny):
@@ -94,3 +94,26 @@ def test_evaluation_dataset_visits_every_example_once(tiny):
     seen = sorted(int(i) for _, index in ds for i in index.numpy())
     assert seen == list(range(6))
     assert ds.cardinality().numpy() == len(list(ds))
+
+
+def test_evaluation_batches_are_sorted_with_the_partial_batch_last(tiny):
+    _, preprocessor = tiny
+    texts = TEXTS * 3  # 18 texts
+    ds = pipeline.evaluation_dataset(texts, np.arange(18), preprocessor, 4, (4, 16))
+    batches = [features["token_ids"].shape for features, _ in ds]
+    assert [shape[0] for shape in batches] == [4, 4, 4, 4, 2]
+    widths = [shape[1] for shape in batches]
+    assert widths == sorted(widths)  # each batch pads only to its own longest text
+
+
+def test_a_small_evaluation_set_splits_evenly_over_replicas(tiny):
+    _, preprocessor = tiny
+    ds = pipeline.evaluation_dataset(TEXTS[:5], np.arange(5), preprocessor, 8, (16,), replicas=2)
+    assert [int(index.shape[0]) for _, index in ds] == [4, 1]
+
+
+def test_evaluation_pad_to_boundary_gives_fixed_shapes(tiny):
+    _, preprocessor = tiny
+    ds = pipeline.evaluation_dataset(TEXTS, np.arange(6), preprocessor, 2, (4, 8),
+                                     pad_to_boundary=True)
+    assert [features["token_ids"].shape[1] for features, _ in ds] == [4, 8, 64]

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import write_rows
-from tfadapt.data.readers import read_examples
+from tfadapt.data.readers import parse_tfds_spec, read_examples
 from tfadapt.errors import UserError
 
 
@@ -123,15 +123,27 @@ def test_tfds_missing_feature_names_the_flag(tmp_path, drug_rows):
         read_examples("tfds:drug_reviews_local", "review", "label", tfds_data_dir=str(tmp_path))
 
 
-def test_tfds_unprepared_dataset_fails_fast_and_clearly_offline(tmp_path):
-    import time
+def test_tfds_unprepared_dataset_fails_clearly_offline(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
 
-    started = time.time()
-    with pytest.raises(UserError, match=r"^--train_data=tfds:imdb_reviews: "):
+    monkeypatch.setattr("socket.create_connection", offline)  # offline, whatever the machine
+    with pytest.raises(UserError, match=r"^--train_data=tfds:imdb_reviews: not prepared in .* "
+                                        r"and the network is unreachable"):
         read_examples("tfds:imdb_reviews", "text", "label", tfds_data_dir=str(tmp_path))
-    assert time.time() - started < 30
+
+
+@pytest.mark.parametrize("spec, flag, expected", [
+    ("tfds:imdb_reviews", "train_data", ("imdb_reviews", "train")),
+    ("tfds:imdb_reviews", "test_data", ("imdb_reviews", "test")),
+    ("tfds:glue/sst2:validation", "test_data", ("glue/sst2", "validation")),
+    ("tfds:imdb_reviews:train[:90%]", "train_data", ("imdb_reviews", "train[:90%]")),
+    ("tfds:glue/sst2:2.0.0:train", "train_data", ("glue/sst2:2.0.0", "train")),
+])
+def test_tfds_specs(spec, flag, expected):
+    assert parse_tfds_spec(spec, flag) == expected
 
 
 def test_tfds_bad_spec():
-    with pytest.raises(UserError, match="expected tfds:NAME or tfds:NAME:SPLIT"):
-        read_examples("tfds:a:b:c", "text", "label")
+    with pytest.raises(UserError, match=r"expected tfds:NAME\[:SPLIT\]"):
+        read_examples("tfds:", "text", "label")

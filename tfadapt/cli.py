@@ -5,6 +5,7 @@ into a typed config with `*_config_from_flags`. Nothing outside the entry module
 flags. This module does not import TensorFlow, so `--help` answers fast.
 """
 
+import dataclasses
 import sys
 
 from absl import flags
@@ -78,15 +79,13 @@ def define_train_flags(fv):
     flags.DEFINE_list("bucket_boundaries", [str(b) for b in d.bucket_boundaries], "Length "
                       "buckets: batches are padded to the longest text of their bucket.", flag_values=fv)
     flags.DEFINE_boolean("overwrite", False, "Replace an existing run in --model_dir.", flag_values=fv)
+    flags.mark_flags_as_required(["train_data", "preset", "model_dir"], flag_values=fv)
 
 
 def train_config_from_flags(fv):
     """The validated `TrainConfig` of parsed train flags."""
-    names = [f.name for f in config_lib.dataclasses.fields(config_lib.TrainConfig)]
+    names = [f.name for f in dataclasses.fields(config_lib.TrainConfig)]
     values = {name: fv[name].value for name in names}
-    for name in ("train_data", "preset", "model_dir"):
-        if not values[name]:
-            raise UserError(f"--{name} is required")
     if values["labels"] is not None:
         values["labels"] = tuple(label.strip() for label in values["labels"])
     try:
@@ -94,7 +93,7 @@ def train_config_from_flags(fv):
     except ValueError:
         raise UserError(f"--bucket_boundaries={','.join(values['bucket_boundaries'])}: "
                         "expected integers") from None
-    return config_lib.TrainConfig(**values)
+    return config_lib.TrainConfig(**values).with_absolute_paths()
 
 
 def flags_parser(command):

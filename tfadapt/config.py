@@ -4,6 +4,7 @@ Entry modules turn flags into a `TrainConfig` once, at the edge; every other mod
 the config (or plain arguments) and never reads flags. Tests build configs directly.
 """
 
+import codecs
 import dataclasses
 import json
 import os
@@ -85,6 +86,8 @@ class TrainConfig:
         _check(self.early_stopping_patience >= 0, "early_stopping_patience",
                "must be non-negative (0 turns early stopping off)")
         _check(self.freeze_layers >= 0, "freeze_layers", "must be non-negative")
+        _check(_known_encoding(self.encoding), "encoding",
+               f"is {self.encoding!r}, which Python does not know (e.g. utf-8, latin-1)")
         _check(self.max_train_examples >= 0, "max_train_examples", "must be non-negative")
         _check(list(self.bucket_boundaries) == sorted(set(self.bucket_boundaries))
                and all(b > 0 for b in self.bucket_boundaries),
@@ -112,26 +115,45 @@ class TrainConfig:
                 values[key] = tuple(values[key])
         return cls(**values)
 
+    def with_absolute_paths(self):
+        """The same job with local paths made absolute, so it means the same from any folder.
+
+        Output folders always; inputs only when they exist locally (a preset may be a hub
+        name, data may be `tfds:…`).
+        """
+        changes = {}
+        for name in _OUTPUT_DIRS + _INPUT_PATHS:
+            value = getattr(self, name)
+            if value and (name in _OUTPUT_DIRS or os.path.exists(value)):
+                changes[name] = os.path.abspath(value)
+        return dataclasses.replace(self, **changes)
+
     def to_flagfile(self, command="python -m tfadapt.train"):
-        """A flagfile that re-runs this exact job, absolute paths included."""
+        """A flagfile that re-runs this exact job (--overwrite is left out)."""
         lines = [f"# Re-run this job with: {command} --flagfile=<this file>"]
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value is None:
+            if value is None or field.name == "overwrite":
                 continue
             if isinstance(value, bool):
                 lines.append(f"--{field.name}" if value else f"--no{field.name}")
                 continue
             if isinstance(value, tuple):
                 value = ",".join(str(v) for v in value)
-            elif field.name in _OUTPUT_DIRS or (field.name in _INPUT_PATHS and os.path.exists(value)):
-                value = os.path.abspath(value)  # inputs only when local: a preset may be a name
             lines.append(f"--{field.name}={value}")
         return "\n".join(lines) + "\n"
 
 
 _INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir")
 _OUTPUT_DIRS = ("model_dir", "export_dir")
+
+
+def _known_encoding(name):
+    try:
+        codecs.lookup(name)
+        return True
+    except LookupError:
+        return False
 
 
 def _check(ok, flag, message):

@@ -30,18 +30,24 @@ def define_flags(fv):
                         "tfds:NAME[:SPLIT].", flag_values=fv)
     flags.DEFINE_string("output_dir", None, "Where the report goes (default: "
                         "MODEL_DIR/eval/<test file name>).", flag_values=fv)
-    flags.DEFINE_integer("batch_size", 64, "Examples per inference batch.", flag_values=fv)
+    flags.DEFINE_integer("batch_size", 64, "Examples per inference batch.", lower_bound=1,
+                         flag_values=fv)
+    flags.mark_flags_as_required(["model_dir", "test_data"], flag_values=fv)
 
 
-def evaluate(model_dir, test_data, text_column, label_column, encoding="utf-8",
+def evaluate(model_dir, test_data, text_column=None, label_column=None, encoding="utf-8",
              tfds_data_dir=None, output_dir=None, batch_size=64):
-    """Evaluates the run in `model_dir`; returns (report, json_path, png_path)."""
+    """Evaluates the run in `model_dir`; returns (report, json_path, png_path).
+
+    `text_column` / `label_column` default to the columns the run was trained on.
+    """
     from tfadapt.data.readers import read_examples
     from tfadapt.training.model_dir import ModelDir, load_trained
 
     # Check what the user named before TensorFlow loads.
-    ModelDir(model_dir).require_trained()
-    examples = read_examples(test_data, text_column, label_column, flag="test_data",
+    trained = ModelDir(model_dir).require_trained()
+    examples = read_examples(test_data, text_column or trained.text_column,
+                             label_column or trained.label_column, flag="test_data",
                              encoding=encoding, tfds_data_dir=tfds_data_dir)
     from tfadapt.evaluation.evaluator import evaluate_classifier
     from tfadapt.evaluation.report import write_report
@@ -59,14 +65,11 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
 
-    def checked():
-        for name in ("model_dir", "test_data"):
-            if not FLAGS[name].value:
-                raise UserError(f"--{name} is required")
-        return evaluate(FLAGS.model_dir, FLAGS.test_data, FLAGS.text_column, FLAGS.label_column,
-                        FLAGS.encoding, FLAGS.tfds_data_dir, FLAGS.output_dir, FLAGS.batch_size)
-
-    report, json_path, png_path = cli.exit_on_user_error("tfadapt.evaluate", checked)
+    given = lambda name: FLAGS[name].value if FLAGS[name].present else None  # noqa: E731
+    report, json_path, png_path = cli.exit_on_user_error(
+        "tfadapt.evaluate", evaluate, FLAGS.model_dir, FLAGS.test_data, given("text_column"),
+        given("label_column"), FLAGS.encoding, FLAGS.tfds_data_dir, FLAGS.output_dir,
+        FLAGS.batch_size)
     from tfadapt.evaluation.report import format_summary
 
     print(format_summary(report, {"report": json_path, "confusion matrix": png_path}))

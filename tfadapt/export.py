@@ -15,7 +15,6 @@ from absl import flags
 from absl import logging
 
 from tfadapt import cli
-from tfadapt.errors import UserError
 
 FLAGS = flags.FLAGS
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hides TensorFlow's CUDA-probe chatter
@@ -25,6 +24,7 @@ def define_flags(fv):
     flags.DEFINE_string("model_dir", None, "A finished tfadapt.train run.", flag_values=fv)
     flags.DEFINE_string("export_dir", None, "The model's base folder for TF Serving; the "
                         "export goes into a new numbered version folder inside.", flag_values=fv)
+    flags.mark_flags_as_required(["model_dir", "export_dir"], flag_values=fv)
 
 
 def export(model_dir, export_dir):
@@ -43,19 +43,12 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
 
-    def checked():
-        for name in ("model_dir", "export_dir"):
-            if not FLAGS[name].value:
-                raise UserError(f"--{name} is required")
-        return export(FLAGS.model_dir, FLAGS.export_dir)
-
-    version_dir = cli.exit_on_user_error("tfadapt.export", checked)
+    version_dir = cli.exit_on_user_error("tfadapt.export", export, FLAGS.model_dir, FLAGS.export_dir)
     print(f"tfadapt.export: SavedModel written to {version_dir}")
 
 
 def run():
     define_flags(FLAGS)
-    flags.adopt_module_key_flags(cli)  # --help lists the shared data flags too
     app.run(main, flags_parser=cli.flags_parser("tfadapt.export"))
 
 

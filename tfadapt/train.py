@@ -38,7 +38,7 @@ def main(argv):
 
 def serving_hint(version_dir):
     base = os.path.dirname(version_dir)
-    name = os.path.basename(os.path.dirname(base)) or "model"
+    name = os.path.basename(base)
     return (f"docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} "
             f"tensorflow/serving  then  curl -d '{{\"instances\": [\"This drug works well\"]}}' "
             f"localhost:8501/v1/models/{name}:predict")

@@ -19,8 +19,9 @@ class LabelMap:
     (('neg', 'pos'), [0, 1])
     """
 
-    def __init__(self, names, majority=None):
+    def __init__(self, names, majority=None, given=False):
         self.names = tuple(names)
+        self.given = given  # from --labels rather than inferred
         self.majority = majority  # most frequent training label, for the baseline
         self._index = {name: i for i, name in enumerate(self.names)}
 
@@ -32,8 +33,8 @@ class LabelMap:
     @classmethod
     def for_training(cls, examples, given=None):
         """The label map of a run: `given` (--labels) or inferred; checked against the data."""
-        label_map = cls(given) if given else cls.infer(examples.labels)
-        label_map.check(examples, flag="labels" if given else None)
+        label_map = cls(given, given=True) if given else cls.infer(examples.labels)
+        label_map.check(examples)
         counts = Counter(examples.labels)
         label_map.majority = min(counts, key=lambda label: (-counts[label], label))
         if len(counts) < 2:
@@ -42,12 +43,12 @@ class LabelMap:
                             "classification needs at least two classes")
         return label_map
 
-    def check(self, examples, flag=None):
+    def check(self, examples):
         """Raises a UserError naming the first example whose label is not in the map."""
         for label, where in zip(examples.labels, examples.sources):
             if label not in self._index:
                 known = ", ".join(repr(n) for n in self.names)
-                origin = "--labels" if flag == "labels" else "the training data's labels"
+                origin = "--labels" if self.given else "the training data's labels"
                 raise UserError(f"{where}: label {label!r} is not in {origin} ({known})")
 
     def ids(self, labels):
@@ -58,13 +59,14 @@ class LabelMap:
 
     def save(self, path):
         with open(path, "w") as f:
-            json.dump({"labels": list(self.names), "majority": self.majority}, f, indent=2)
+            json.dump({"labels": list(self.names), "majority": self.majority,
+                       "given": self.given}, f, indent=2)
 
     @classmethod
     def load(cls, path):
         with open(path) as f:
             saved = json.load(f)
-        return cls(saved["labels"], saved.get("majority"))
+        return cls(saved["labels"], saved.get("majority"), saved.get("given", False))
 
 
 def stratified_split(examples, fraction, seed):

@@ -102,17 +102,39 @@ def training_dataset(texts, targets, preprocessor, batch_size, boundaries, seed,
     return ds.prefetch(AUTOTUNE)
 
 
-def evaluation_dataset(texts, targets, preprocessor, batch_size, boundaries):
-    """Every example once, in length buckets (order does not matter for metrics)."""
-    ds = tokenized_dataset(texts, preprocessor, targets).cache()
-    ds = _bucketed(ds, batch_size, boundaries, preprocessor.sequence_length,
-                   drop_remainder=False, pad_to_boundary=False)
-    # Bucketing hides the number of batches; counting them once (which also fills the
-    # cache) lets Keras know where an epoch of validation ends instead of running into
-    # the end of the data and warning about it.
-    batches = int(ds.reduce(0, lambda count, _: count + 1))
+def evaluation_dataset(texts, targets, preprocessor, batch_size, boundaries,
+                       pad_to_boundary=False, replicas=1):
+    """Every example once, sorted by length and padded per batch.
+
+    Sorting puts texts of similar length together (as little padding as bucketing, with
+    no partial batch per bucket) and leaves the one partial batch last. The first batch
+    must split evenly over the replicas: under a tf.distribute strategy Keras averages
+    the first batch's replicas to build the metrics (`_maybe_symbolic_build`), which
+    fails on replicas of different sizes. A set smaller than `batch_size` is therefore
+    batched in a multiple of `replicas`.
+    """
+    lengths = np.concatenate([
+        length.numpy() for length in tf.data.Dataset.from_tensor_slices(
+            tf.constant(texts, tf.string)).batch(_TOKENIZE_BATCH).map(
+                lambda text: tf.reduce_sum(tf.cast(preprocessor(text)["padding_mask"], tf.int32), 1))])
+    order = np.argsort(lengths, kind="stable")
+    if len(texts) < batch_size:
+        batch_size = max(replicas, len(texts) - len(texts) % replicas)
+    ds = tokenized_dataset([texts[i] for i in order], preprocessor, np.asarray(targets)[order])
+    ds = ds.padded_batch(batch_size)
+    if pad_to_boundary:  # a fixed set of shapes for XLA: pad to the next bucket edge
+        edges = tf.constant([b for b in boundaries if b < preprocessor.sequence_length]
+                            + [preprocessor.sequence_length])
+        ds = ds.map(lambda features, *rest: (_pad_to(features, edges), *rest))
+    batches = -(-len(texts) // batch_size)
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
-    return ds.prefetch(AUTOTUNE)
+    return ds.cache().prefetch(AUTOTUNE)
+
+
+def _pad_to(features, edges):
+    length = tf.shape(features["token_ids"])[1]
+    width = tf.gather(edges, tf.reduce_min(tf.where(edges >= length)))
+    return {k: tf.pad(v, [[0, 0], [0, width - length]]) for k, v in features.items()}
 
 
 def predict(model, texts, preprocessor, batch_size, boundaries):

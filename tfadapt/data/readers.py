@@ -9,10 +9,11 @@ import csv
 import dataclasses
 import json
 import os
+import re
 import socket
 from typing import List
 
-from tfadapt.errors import UserError
+from tfadapt.errors import UserError, first_line
 
 TFDS_PREFIX = "tfds:"
 
@@ -139,14 +140,16 @@ def _line_of_bad_bytes(path, encoding):
 
 # === TensorFlow Datasets ===
 
+_TFDS_SPEC = re.compile(r"(?P<name>[^:\[\]]+?(?::\d+\.\d+\.\d+)?)(?::(?P<split>.+))?")
+_DEFAULT_SPLIT = {"train_data": "train", "validation_data": "validation", "test_data": "test"}
+
+
 def parse_tfds_spec(spec, flag):
-    parts = spec[len(TFDS_PREFIX):].split(":")
-    if not parts[0] or len(parts) > 2:
-        raise UserError(f"--{flag}={spec}: expected tfds:NAME or tfds:NAME:SPLIT")
-    name = parts[0]
-    split = parts[1] if len(parts) == 2 else {"train_data": "train", "validation_data": "validation",
-                                              "test_data": "test"}.get(flag, "train")
-    return name, split
+    """`tfds:NAME[:VERSION][:SPLIT]` → (name, split); SPLIT may slice (`train[:90%]`)."""
+    match = _TFDS_SPEC.fullmatch(spec[len(TFDS_PREFIX):])
+    if not match:
+        raise UserError(f"--{flag}={spec}: expected tfds:NAME[:SPLIT], e.g. tfds:imdb_reviews:test")
+    return match["name"], match["split"] or _DEFAULT_SPLIT.get(flag, "train")
 
 
 def _read_tfds(spec, text_column, label_column, flag, data_dir):
@@ -165,8 +168,7 @@ def _read_tfds(spec, text_column, label_column, flag, data_dir):
     except UserError:
         raise
     except Exception as e:  # TFDS raises many types; each ends here as one line.
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"--{flag}={spec}: TFDS could not load it: {first_line}") from None
+        raise UserError(f"--{flag}={spec}: TFDS could not load it: {first_line(e)}") from None
     features = info.features
     for column, which in ((text_column, "--text_column"), (label_column, "--label_column")):
         if column not in features:
@@ -178,8 +180,14 @@ def _read_tfds(spec, text_column, label_column, flag, data_dir):
     for i, row in enumerate(tfds.as_numpy(dataset)):
         text = _decode(row[text_column])
         label = row[label_column]
-        label = to_name(int(label)) if to_name is not None else _decode(label)
         where = f"{spec}[{i}]"
+        if to_name is not None:
+            if int(label) < 0:  # e.g. GLUE test splits: label -1, no gold label
+                raise UserError(f"{where}: unlabeled example (label {int(label)}); this split "
+                                "has no gold labels")
+            label = to_name(int(label))
+        else:
+            label = _decode(label)
         if not text.strip():
             raise UserError(f"{where}: empty text in feature {text_column!r}")
         texts.append(text)

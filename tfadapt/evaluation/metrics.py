@@ -18,7 +18,10 @@ def classification_report(y_true, y_pred, label_names):
     """Accuracy, macro-F1 and per-class precision / recall / F1 / support.
 
     A class never predicted has precision 0 (and never seen, recall 0), as scikit-learn
-    reports with zero_division=0.
+    reports with zero_division=0. Macro-F1 averages over the classes that occur in the
+    true or predicted labels, as scikit-learn's `f1_score(average="macro")` does without
+    `labels=`: a class absent from both (say a `--labels` class with no test example)
+    does not count as an F1 of 0.
     """
     matrix = confusion_matrix(y_true, y_pred, len(label_names))
     true_positive = np.diag(matrix).astype(np.float64)
@@ -33,7 +36,7 @@ def classification_report(y_true, y_pred, label_names):
     return {
         "examples": int(matrix.sum()),
         "accuracy": float(true_positive.sum() / max(matrix.sum(), 1)),
-        "macro_f1": float(f1.mean()),
+        "macro_f1": float(f1[(support > 0) | (predicted > 0)].mean()),
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]),
                    "f1": float(f1[i]), "support": int(support[i])}

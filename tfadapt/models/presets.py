@@ -11,7 +11,7 @@
 import json
 import os
 
-from tfadapt.errors import UserError
+from tfadapt.errors import UserError, first_line
 
 HUB_PREFIXES = ("hf://", "kaggle://", "modelscope://")
 
@@ -75,7 +75,7 @@ def load_backbone_and_tokenizer(preset, dropout=None, dtype=None):
     except UserError:
         raise
     except Exception as e:  # Hub and converter errors come in many types.
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        message = first_line(e)
         if kind == "hub":
             raise UserError(f"--preset={preset}: could not fetch it from the hub ({message}); "
                             "without internet, pass a local Hugging Face or KerasHub folder") from None
@@ -87,8 +87,11 @@ def _hf_strips_accents(folder):
     path = os.path.join(folder, "tokenizer_config.json")
     if not os.path.isfile(path):
         return True
-    with open(path) as f:
-        config = json.load(f)
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"--preset={folder}: tokenizer_config.json is not valid JSON ({e})") from None
     if config.get("strip_accents") is not None:
         return bool(config["strip_accents"])
     return bool(config.get("do_lower_case", True))

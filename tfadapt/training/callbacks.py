@@ -1,7 +1,7 @@
 """Callbacks that tfadapt adds to `fit`: layer freezing, pad-token accounting, progress.
 
-Early stopping with best-weight restore is Keras' own `EarlyStopping`; the trainer
-configures it.
+Early stopping is Keras' own `EarlyStopping`; the trainer loads the best epoch's
+checkpoint (Keras' `ModelCheckpoint`) after `fit`.
 """
 
 import time
@@ -83,6 +83,12 @@ class ProgressLogger(keras.callbacks.Callback):
         self.epochs = epochs
         self.log = log
         self.every = max(1, steps_per_epoch // 10)
+        self.train_seconds = []  # per epoch: the training steps only, no validation
+
+    def examples_per_second(self):
+        """Training throughput over the epochs after the first (which includes tracing)."""
+        seconds = self.train_seconds[1:] or self.train_seconds
+        return len(seconds) * self.steps_per_epoch * self.batch_size / max(sum(seconds), 1e-9)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -93,6 +99,8 @@ class ProgressLogger(keras.callbacks.Callback):
         if step % self.every and step != self.steps_per_epoch:
             return
         elapsed = time.time() - self.started
+        if step == self.steps_per_epoch:
+            self.train_seconds.append(elapsed)
         rate = step * self.batch_size / max(elapsed, 1e-9)
         eta = (self.steps_per_epoch - step) * elapsed / step
         loss = (logs or {}).get("loss")

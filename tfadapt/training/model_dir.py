@@ -47,12 +47,15 @@ class ModelDir:
         with open(self.run_summary) as f:
             return json.load(f)
 
-    def prepare(self, config, overwrite):
+    def check(self, config, overwrite):
         """Checks the folder before a run; returns a finished run's summary to reuse, or None.
 
         A folder that holds the same job, finished, is reused (nothing is redone). One that
-        holds anything else is left untouched unless `overwrite`.
+        holds anything else is refused unless `overwrite`; nothing is deleted here (see
+        `clear`), so a run that fails its later checks loses nothing.
         """
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise UserError(f"--model_dir={self.root}: is a file, not a folder")
         if not os.path.exists(self.root) or not os.listdir(self.root):
             return None
         summary = self.finished_summary()
@@ -65,13 +68,19 @@ class ModelDir:
         if not os.path.isfile(self.config_json) and summary is None:
             raise UserError(f"--model_dir={self.root}: is not empty and is not a tfadapt run; "
                             "--overwrite only replaces tfadapt runs")
-        shutil.rmtree(self.root)
         return None
 
+    def clear(self):
+        """Removes an earlier run (after `check` allowed it) and creates the folder."""
+        if os.path.isdir(self.root) and os.listdir(self.root):
+            shutil.rmtree(self.root)
+        os.makedirs(self.root, exist_ok=True)
+
     def require_trained(self):
-        """The run's config; a UserError unless a trained model is here."""
-        if not os.path.isfile(self.model):
-            raise UserError(f"--model_dir={self.root}: no model.keras; train a model there first")
+        """The run's config; a UserError unless a finished run is here."""
+        if not os.path.isfile(self.model) or not os.path.isfile(self.run_summary):
+            raise UserError(f"--model_dir={self.root}: no finished run (model.keras and "
+                            "run.json); train a model there first")
         return self.load_config()
 
     def load_config(self):
@@ -86,7 +95,7 @@ class ModelDir:
 def _same_job(saved, current):
     if saved is None:
         return False
-    ignore = ("overwrite",)
+    ignore = ("overwrite",)  # it says what to do with an old run, not what the job is
     saved = {k: v for k, v in saved.items() if k not in ignore}
     current = {k: v for k, v in current.items() if k not in ignore}
     return saved == current

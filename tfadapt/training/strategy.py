@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from tfadapt.errors import UserError
+from tfadapt.errors import UserError, first_line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,8 +57,7 @@ def _tpu_strategy(tpu):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, tf.errors.OpError, RuntimeError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"--strategy=tpu: no TPU reachable at --tpu={tpu or ''!r} ({first_line}); "
+        raise UserError(f"--strategy=tpu: no TPU reachable at --tpu={tpu or ''!r} ({first_line(e)}); "
                         "on a TPU VM pass --tpu=local, else the TPU's name or grpc address") from None
     return tf.distribute.TPUStrategy(resolver)
 

@@ -61,12 +61,16 @@ def train(config, strategy=None, log=print):
     started = time.time()
     inputs = read_inputs(config, log)
     describe_preset(config.preset)
+    _check_export_dir(config.export_dir)
     model_dir = ModelDir(config.model_dir)
-    finished = model_dir.prepare(json.loads(config.to_json()), config.overwrite)
+    finished = model_dir.check(json.loads(config.to_json()), config.overwrite)
     if finished is not None:
         log(f"tfadapt: {config.model_dir} already holds this finished run; nothing to redo "
             "(pass --overwrite to train again)")
         return finished
+    if len(inputs.train) < config.batch_size:
+        raise UserError(f"--batch_size={config.batch_size} is larger than the "
+                        f"{len(inputs.train)} training examples; lower it")
 
     # Imported here so that flag parsing and input checks do not wait for TensorFlow.
     import keras
@@ -75,9 +79,9 @@ def train(config, strategy=None, log=print):
     from tfadapt.data import pipeline
     from tfadapt.evaluation.evaluator import evaluate_classifier
     from tfadapt.evaluation.report import write_report
-    from tfadapt.serving.savedmodel import export_classifier
     from tfadapt.models.classifier import build_classifier
     from tfadapt.models.presets import load_backbone_and_tokenizer
+    from tfadapt.serving.savedmodel import export_classifier
     from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger, ProgressLogger
     from tfadapt.training.optimization import build_optimizer
     from tfadapt.training.strategy import resolve_placement
@@ -86,21 +90,32 @@ def train(config, strategy=None, log=print):
                                   config.mixed_precision, strategy_object=strategy)
     log(f"tfadapt: {placement.device} × {placement.replicas} replica(s), "
         f"jit_compile={placement.jit_compile}, dtype policy {placement.dtype_policy}")
+    if config.batch_size % placement.replicas:
+        raise UserError(f"--batch_size={config.batch_size} does not split evenly over "
+                        f"{placement.replicas} replicas")
     keras.utils.set_random_seed(config.seed)
 
     num_classes = len(inputs.label_map)
-    steps_per_epoch = max(1, len(inputs.train) // config.batch_size)
+    steps_per_epoch = len(inputs.train) // config.batch_size
     with placement.strategy.scope():
         backbone, tokenizer = load_backbone_and_tokenizer(
             config.preset, dropout=config.dropout, dtype=placement.dtype_policy)
         if config.freeze_layers > backbone.num_layers:
             raise UserError(f"--freeze_layers={config.freeze_layers}: the backbone has only "
                             f"{backbone.num_layers} encoder layers")
+        if config.sequence_length > backbone.max_sequence_length:
+            raise UserError(f"--sequence_length={config.sequence_length}: the backbone has "
+                            f"{backbone.max_sequence_length} positions at most")
         model = build_classifier(backbone, num_classes, config.dropout, config.pooling)
+        optimizer = build_optimizer(config.optimizer, config.learning_rate,
+                                    steps_per_epoch * config.epochs, config.warmup_ratio,
+                                    config.lr_decay, config.weight_decay, config.clip_norm)
+        if placement.dtype_policy == "mixed_float16":
+            # Keras scales the loss itself only when the whole model's policy is fp16;
+            # here only the backbone is (the head stays float32).
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(
-            optimizer=build_optimizer(config.optimizer, config.learning_rate,
-                                      steps_per_epoch * config.epochs, config.warmup_ratio,
-                                      config.lr_decay, config.weight_decay, config.clip_norm),
+            optimizer=optimizer,
             loss=keras.losses.CategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
                      keras.metrics.F1Score(average="macro", name="macro_f1")],
@@ -110,7 +125,7 @@ def train(config, strategy=None, log=print):
         tokenizer, sequence_length=config.sequence_length)
 
     # All inputs are good: from here on the run writes into model_dir.
-    os.makedirs(config.model_dir, exist_ok=True)
+    model_dir.clear()
     with open(model_dir.config_json, "w") as f:
         f.write(config.to_json())
     with open(model_dir.flagfile, "w") as f:
@@ -126,12 +141,14 @@ def train(config, strategy=None, log=print):
         pad_to_boundary=placement.jit_compile)
     validation_ds = pipeline.evaluation_dataset(
         inputs.validation.texts, one_hot(inputs.validation), preprocessor, config.batch_size,
-        config.bucket_boundaries)
+        config.bucket_boundaries, pad_to_boundary=placement.jit_compile,
+        replicas=placement.replicas)
 
     freezer = LayerFreezer(backbone, config.freeze_embeddings, config.freeze_layers)
     if freezer.frozen_layer_names():
         log(f"tfadapt: frozen: {', '.join(freezer.frozen_layer_names())}")
     mode = "min" if config.early_stopping_metric == "val_loss" else "max"
+    progress = ProgressLogger(steps_per_epoch, config.batch_size, config.epochs, log)
     callbacks = [
         PadFractionLogger(pad_meter),
         freezer,
@@ -139,22 +156,24 @@ def train(config, strategy=None, log=print):
                                         mode=mode, save_best_only=True, save_weights_only=True),
         keras.callbacks.CSVLogger(model_dir.metrics_csv),
         keras.callbacks.TensorBoard(model_dir.logs),
-        ProgressLogger(steps_per_epoch, config.batch_size, config.epochs, log),
+        progress,
     ]
     if config.early_stopping_patience:
         callbacks.insert(2, keras.callbacks.EarlyStopping(
             monitor=config.early_stopping_metric, mode=mode,
-            patience=config.early_stopping_patience, restore_best_weights=True, verbose=1))
+            patience=config.early_stopping_patience, verbose=1))
     log(f"tfadapt: training {config.epochs} epoch(s) × {steps_per_epoch} steps of "
         f"{config.batch_size} examples")
-    fit_started = time.time()
     history = model.fit(train_ds, validation_data=validation_ds, epochs=config.epochs,
                         steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False,
                         verbose=0)
-    fit_seconds = time.time() - fit_started
     monitored = history.history[config.early_stopping_metric]
     best_epoch = 1 + (monitored.index(min(monitored)) if mode == "min"
                       else monitored.index(max(monitored)))
+    # Whether or not training stopped early, the run keeps the best epoch's weights.
+    model.load_weights(model_dir.best_checkpoint)
+    log(f"tfadapt: kept the weights of epoch {best_epoch} (best {config.early_stopping_metric} "
+        f"{monitored[best_epoch - 1]:.4f})")
 
     model.save(model_dir.model)
     backbone.save_to_preset(model_dir.preset)
@@ -165,7 +184,7 @@ def train(config, strategy=None, log=print):
         "labels": list(inputs.label_map.names),
         "epochs_run": len(monitored),
         "best_epoch": best_epoch,
-        "train_examples_per_second": steps_per_epoch * config.batch_size * len(monitored) / fit_seconds,
+        "train_examples_per_second": progress.examples_per_second(),
         "history": history.history,
         "paths": {"model": os.path.abspath(config.model_dir)},
     }
@@ -183,3 +202,15 @@ def train(config, strategy=None, log=print):
     with open(model_dir.run_summary, "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _check_export_dir(export_dir):
+    if not export_dir:
+        return
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise UserError(f"--export_dir={export_dir}: is a file, not a folder")
+    existing = export_dir
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing) or "."
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"--export_dir={export_dir}: {existing} is not writable")
