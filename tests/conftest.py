@@ -64,6 +64,14 @@ def tiny_preset(tmp_path_factory, minilm_dir):
     return path
 
 
+@pytest.fixture(scope="session")
+def mirrored():
+    """One MirroredStrategy over the two logical CPUs for the whole suite: two strategy
+    objects in one process reuse collective keys and clash on differently shaped models
+    (see tfadapt/training/strategy.py)."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
 def write_rows(path, rows, columns=("text", "label")):
     """Writes rows as .csv, .tsv or .jsonl, chosen by the file's extension."""
     path = str(path)

@@ -1,4 +1,4 @@
-"""Layer freezing: frozen layers do not move; the rest do."""
+"""Freezing by the rule table: frozen variables do not move; the rest do."""
 
 import keras
 import keras_hub
@@ -7,10 +7,12 @@ import pytest
 
 from tfadapt.data import pipeline
 from tfadapt.models.classifier import build_classifier
+from tfadapt.config import TrainConfig
 from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger
+from tfadapt.training.lr_rules import RuleTable, rules_for
 
 
-def _fit(tiny_preset, drug_rows, callbacks_for):
+def _fit(tiny_preset, drug_rows, freezer_for):
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.BertBackbone.from_preset(tiny_preset)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(tiny_preset)
@@ -22,13 +24,18 @@ def _fit(tiny_preset, drug_rows, callbacks_for):
     targets = np.eye(3, dtype="float32")[[names.index(l) for _, l in drug_rows[:32]]]
     ds = pipeline.training_dataset(texts, targets, preprocessor, 8, (16,), seed=0)
     before = {v.path: np.array(v) for v in model.weights}
-    model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False, callbacks=callbacks_for(backbone))
+    model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False,
+              callbacks=freezer_for(model))
     return {v.path for v in model.weights if not np.allclose(np.array(v), before[v.path])}
 
 
+def _freezer(**flags):
+    config = TrainConfig(train_data="t", preset="p", model_dir="m", **flags)
+    return lambda model: [LayerFreezer(model, RuleTable(rules_for(config, 2)), 2)]
+
+
 def test_freezing_embeddings_and_lowest_layer(tiny_preset, drug_rows):
-    changed = _fit(tiny_preset, drug_rows,
-                   lambda backbone: [LayerFreezer(backbone, freeze_embeddings=True, freeze_layers=1)])
+    changed = _fit(tiny_preset, drug_rows, _freezer(freeze_embeddings=True, freeze_layers=1))
     assert not any(p.startswith(("token_embedding", "position_embedding", "segment_embedding",
                                  "embeddings_layer_norm", "transformer_layer_0/")) for p in changed)
     assert any(p.startswith("transformer_layer_1/") for p in changed)
@@ -36,14 +43,23 @@ def test_freezing_embeddings_and_lowest_layer(tiny_preset, drug_rows):
 
 
 def test_without_freezing_every_layer_moves(tiny_preset, drug_rows):
-    changed = _fit(tiny_preset, drug_rows, lambda backbone: [])
+    changed = _fit(tiny_preset, drug_rows, _freezer())
     for prefix in ("token_embedding", "transformer_layer_0/", "transformer_layer_1/", "logits/"):
         assert any(p.startswith(prefix) for p in changed), prefix
 
 
-def test_frozen_layer_names():
-    freezer = LayerFreezer(backbone=None, freeze_embeddings=False, freeze_layers=2)
-    assert freezer.frozen_layer_names() == ["transformer_layer_0", "transformer_layer_1"]
+def test_freezer_leaves_what_the_model_froze_itself_frozen(tiny_preset):
+    backbone = keras_hub.models.BertBackbone.from_preset(tiny_preset)
+    model = build_classifier(backbone, 3)  # mean pooling: the [CLS] pooler is frozen
+    freezer = _freezer(freeze_layers=1)(model)[0]
+    freezer.apply(0)
+    paths = {v.path for v in model.trainable_variables}
+    assert not any(p.startswith(("pooled_dense", "transformer_layer_0/")) for p in paths)
+    freezer.table = RuleTable(())
+    freezer.apply(0)  # the rule is gone: layer 0 trains again, the pooler stays frozen
+    paths = {v.path for v in model.trainable_variables}
+    assert any(p.startswith("transformer_layer_0/") for p in paths)
+    assert not any(p.startswith("pooled_dense") for p in paths)
 
 
 def test_pad_fraction_is_added_to_the_epoch_logs():

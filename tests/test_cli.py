@@ -102,3 +102,30 @@ def test_help_lists_the_flags_without_loading_tensorflow():
 def test_missing_required_flag_is_one_line(tmp_path):
     result = run_module("tfadapt.export", f"--model_dir={tmp_path}")
     _assert_one_line_error(result, "tfadapt.export: error:", "--export_dir")
+
+
+def test_compare_trains_each_strategy_and_writes_the_table(tmp_path, tiny_preset, review_files):
+    flagfile = _flagfile(tmp_path, tiny_preset, review_files, freeze_layers=1)
+    args = (f"--flagfile={flagfile}", "--strategies=full,freeze_lower,head_only",
+            "--strategy_learning_rates=head_only=1e-2")
+    result = run_module("tfadapt.compare", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.load(open(tmp_path / "model" / "comparison.json"))
+    assert [r["strategy"] for r in rows] == ["full", "freeze_lower", "head_only"]
+    params = {r["strategy"]: r["trainable_params"] for r in rows}
+    assert params["full"] > params["freeze_lower"] > params["head_only"] == 16 * 3 + 3
+    assert rows[2]["learning_rate"] == 1e-2 and rows[0]["learning_rate"] == 1e-3
+    assert all(0 <= r["macro_f1"] <= 1 and r["split"] == "test" for r in rows)
+    assert "| head_only |" in (tmp_path / "model" / "comparison.md").read_text()
+    assert "| freeze_lower |" in result.stdout
+    assert os.path.getsize(tmp_path / "model" / "comparison.png") > 1000
+    again = run_module("tfadapt.compare", *args)  # finished runs are reused, not redone
+    assert again.stdout.count("already holds this finished run") == 3
+    assert json.load(open(tmp_path / "model" / "comparison.json")) == rows
+
+
+def test_compare_rejects_an_unknown_strategy_before_training(tmp_path, tiny_preset, review_files):
+    flagfile = _flagfile(tmp_path, tiny_preset, review_files)
+    result = run_module("tfadapt.compare", f"--flagfile={flagfile}", "--strategies=full,adapter")
+    _assert_one_line_error(result, "tfadapt.compare: error:", "unknown strategy 'adapter'")
+    assert not os.path.exists(tmp_path / "model")

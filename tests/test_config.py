@@ -60,6 +60,14 @@ def test_unknown_encoding_names_the_flag():
     (["--bucket_boundaries=64,32"], "--bucket_boundaries must be increasing"),
     (["--bucket_boundaries=a"], "--bucket_boundaries=a: expected integers"),
     (["--batch_size=0"], "--batch_size must be at least 1"),
+    (["--layer_lr_decay=0"], "--layer_lr_decay must be in"),
+    (["--unfreeze_schedule=often"], "--unfreeze_schedule is 'often'; expected e.g. 1epoch"),
+    (["--unfreeze_schedule=0steps"], "--unfreeze_schedule must be at least 1"),
+    (["--lora_rank=4", "--prompt_tuning_length=8"], "--lora_rank and --prompt_tuning_length"),
+    (["--unfreeze_schedule=1epoch", "--freeze_backbone"], "--unfreeze_schedule needs a backbone"),
+    (["--class_weights=heavy"], "--class_weights is 'heavy'"),
+    (["--augment_copies=1"], "synonym and insert need --synonyms"),
+    (["--augment_copies=1", "--augment_ops=swap,shout"], "--augment_ops has shout"),
 ])
 def test_bad_values_name_their_flag(argv, message):
     with pytest.raises(UserError, match=message):

@@ -52,3 +52,24 @@ def test_stratified_split_is_deterministic_and_keeps_every_class():
     assert set(train.labels) == {"a", "b", "c"}
     assert not set(train.texts) & set(held.texts)
     assert stratified_split(examples, 0.1, seed=4)[1].texts != held.texts
+
+
+def test_class_weights_balanced_none_and_explicit():
+    examples = _examples(["pos"] * 6 + ["neg"] * 3 + ["neu"])
+    label_map = LabelMap.for_training(examples)  # neg, neu, pos
+    assert list(label_map.class_weights(examples, "none")) == [1, 1, 1]
+    # n / (classes × count): 10 / (3 × 3), 10 / (3 × 1), 10 / (3 × 6)
+    assert list(label_map.class_weights(examples, "balanced")) == pytest.approx(
+        [10 / 9, 10 / 3, 10 / 18])
+    assert list(label_map.class_weights(examples, "neu=4, pos=0.5")) == [1, 4, 0.5]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("bad=2", "'bad' is not a label"),
+    ("neu=lots", "the weight must be a number"),
+    ("neu=-1", "must be non-negative"),
+])
+def test_bad_class_weights_name_the_flag(spec, message):
+    examples = _examples(["pos", "neg", "neu"])
+    with pytest.raises(UserError, match=rf"^--class_weights: .*{message}"):
+        LabelMap.for_training(examples).class_weights(examples, spec)

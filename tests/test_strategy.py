@@ -51,8 +51,8 @@ def test_auto_picks_tpu_when_the_environment_names_one(monkeypatch):
     assert calls == ["grpc://10.0.0.2:8470"]
 
 
-def test_mirrored_strategy_over_two_cpus_trains(tiny_preset, drug_rows):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_mirrored_strategy_over_two_cpus_trains(tiny_preset, drug_rows, mirrored):
+    strategy = mirrored
     placement = resolve_placement(strategy_object=strategy)
     assert placement.replicas == 2 and placement.jit_compile is False
     names = ["negative", "neutral", "positive"]
@@ -71,6 +71,17 @@ def test_mirrored_strategy_over_two_cpus_trains(tiny_preset, drug_rows):
     history = model.fit(ds, steps_per_epoch=4, epochs=6, verbose=0, shuffle=False)
     losses = history.history["loss"]
     assert losses[-1] < losses[0] - 0.05, losses
-    mirrored = model.trainable_variables[0].value  # the tf.Variable behind Keras' wrapper
-    assert isinstance(mirrored, tf.distribute.DistributedValues)
-    assert len(mirrored.values) == 2
+    variable = model.trainable_variables[0].value  # the tf.Variable behind Keras' wrapper
+    assert isinstance(variable, tf.distribute.DistributedValues)
+    assert len(variable.values) == 2
+
+
+def test_a_resolved_strategy_is_reused_in_the_process(monkeypatch):
+    from tfadapt.training import strategy as strategy_lib
+
+    made = []
+    monkeypatch.setattr(strategy_lib, "_STRATEGIES", {})
+    monkeypatch.setattr(strategy_lib, "_new_strategy",
+                        lambda name, tpu, gpus: made.append(name) or (object(), "cpu"))
+    first = resolve_strategy("cpu")
+    assert resolve_strategy("cpu") is first and made == ["cpu"]

@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -54,7 +55,9 @@ def test_progress_is_logged(finished_run):
     text = "\n".join(lines)
     assert "43 training, 5 validation, 24 test examples" in text
     assert "step 5/5" in text and "examples/s" in text and "pad_fraction" in text
-    assert "frozen: transformer_layer_0" in text
+    # The learning-rate table: the --freeze_layers rule, multiplier 0, nothing trainable.
+    assert re.search(r"\^transformer_layer_\(0\)/ +0 +16 +0 +[\d,]+ +--freeze_layers", text), text
+    assert re.search(r"tfadapt: [\d,]+ of [\d,]+ parameters train", text)
 
 
 def test_final_weights_are_the_best_checkpoint(finished_run):
@@ -197,18 +200,14 @@ def test_without_early_stopping_the_best_epoch_is_kept(tmp_path, tiny_preset, re
         np.testing.assert_array_equal(np.array(restored), kept)
 
 
-def test_train_under_mirrored_strategy(tmp_path, tiny_preset, review_files):
-    import tensorflow as tf
-
+def test_train_under_mirrored_strategy(tmp_path, tiny_preset, review_files, mirrored):
     config = TrainConfig(train_data=review_files["train"], preset=tiny_preset,
                          model_dir=str(tmp_path / "model"), sequence_length=32, batch_size=8,
                          epochs=1)
     lines = []
-    summary = train(config, strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-                    log=lines.append)
+    summary = train(config, strategy=mirrored, log=lines.append)
     assert "cpu × 2 replica(s)" in lines[1]
     assert np.isfinite(summary["history"]["loss"]).all()
     odd = dataclasses.replace(config, batch_size=7, model_dir=str(tmp_path / "odd"))
     with pytest.raises(UserError, match="--batch_size=7 does not split evenly over 2 replicas"):
-        train(odd, strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
-              log=lambda _: None)
+        train(odd, strategy=mirrored, log=lambda _: None)

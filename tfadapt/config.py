@@ -8,6 +8,7 @@ import codecs
 import dataclasses
 import json
 import os
+import re
 from typing import Optional, Tuple
 
 from tfadapt.errors import UserError
@@ -19,6 +20,8 @@ TRISTATE = ("auto", "true", "false")
 MIXED_PRECISION = ("auto", "off", "bf16", "fp16")
 POOLINGS = ("mean", "cls")
 MONITORED = ("val_macro_f1", "val_accuracy", "val_loss")
+AUGMENT_OPS = ("synonym", "swap", "delete", "insert")
+_UNFREEZE = re.compile(r"(\d+)\s*(epoch|step)s?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,11 +41,20 @@ class TrainConfig:
     encoding: str = "utf-8"
     tfds_data_dir: Optional[str] = None
     max_train_examples: int = 0
+    class_weights: str = "none"
+    augment_copies: int = 0
+    augment_ops: Tuple[str, ...] = AUGMENT_OPS
+    augment_rate: float = 0.1
+    synonyms: Optional[str] = None
 
     # === Model ===
     sequence_length: int = 256
     dropout: float = 0.1
     pooling: str = "mean"
+    prompt_tuning_length: int = 0
+    prompt_init_words: Tuple[str, ...] = ()
+    lora_rank: int = 0
+    lora_alpha: float = 0.0
 
     # === Optimization ===
     batch_size: int = 32
@@ -58,6 +70,10 @@ class TrainConfig:
     early_stopping_metric: str = "val_macro_f1"
     freeze_embeddings: bool = False
     freeze_layers: int = 0
+    freeze_backbone: bool = False
+    layer_lr_decay: float = 1.0
+    unfreeze_schedule: str = ""
+    lr_rules: str = ""
 
     # === Runtime ===
     export_dir: Optional[str] = None
@@ -89,6 +105,32 @@ class TrainConfig:
         _check(_known_encoding(self.encoding), "encoding",
                f"is {self.encoding!r}, which Python does not know (e.g. utf-8, latin-1)")
         _check(self.max_train_examples >= 0, "max_train_examples", "must be non-negative")
+        _check(0 < self.layer_lr_decay <= 1, "layer_lr_decay", "must be in (0, 1] (1: off)")
+        _check(not self.unfreeze_schedule or _UNFREEZE.fullmatch(self.unfreeze_schedule),
+               "unfreeze_schedule", f"is {self.unfreeze_schedule!r}; expected e.g. 1epoch "
+               "or 50steps (one more layer from the top every K epochs or steps)")
+        _check(not self.unfreeze_plan or self.unfreeze_plan[0] >= 1, "unfreeze_schedule",
+               "must be at least 1 epoch or step")
+        _check(self.prompt_tuning_length >= 0, "prompt_tuning_length", "must be non-negative")
+        _check(self.lora_rank >= 0, "lora_rank", "must be non-negative")
+        _check(self.lora_alpha >= 0, "lora_alpha", "must be non-negative (0: the rank)")
+        _check(not (self.lora_rank and self.prompt_tuning_length), "lora_rank",
+               "and --prompt_tuning_length exclude each other; choose one")
+        _check(not (self.unfreeze_schedule and (self.lora_rank or self.prompt_tuning_length
+                                                or self.freeze_backbone)),
+               "unfreeze_schedule", "needs a backbone that may train (not with --lora_rank, "
+               "--prompt_tuning_length or --freeze_backbone)")
+        _check(self.class_weights in ("none", "balanced") or "=" in self.class_weights,
+               "class_weights", f"is {self.class_weights!r}; expected none, balanced or "
+               "LABEL=WEIGHT,LABEL=WEIGHT")
+        _check(self.augment_copies >= 0, "augment_copies", "must be non-negative")
+        _check(0 < self.augment_rate <= 1, "augment_rate", "must be in (0, 1]")
+        unknown = [op for op in self.augment_ops if op not in AUGMENT_OPS]
+        _check(not unknown and self.augment_ops, "augment_ops",
+               f"has {', '.join(unknown) or 'nothing'}; choose from {', '.join(AUGMENT_OPS)}")
+        _check(self.synonyms or not self.augment_copies
+               or not set(self.augment_ops) & {"synonym", "insert"}, "augment_ops",
+               "synonym and insert need --synonyms (a file with one synonym group per line)")
         _check(list(self.bucket_boundaries) == sorted(set(self.bucket_boundaries))
                and all(b > 0 for b in self.bucket_boundaries),
                "bucket_boundaries", "must be increasing positive integers")
@@ -110,7 +152,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text):
         values = json.loads(text)
-        for key in ("labels", "bucket_boundaries"):
+        for key in LIST_FIELDS:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -144,7 +186,16 @@ class TrainConfig:
         return "\n".join(lines) + "\n"
 
 
-_INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir")
+    @property
+    def unfreeze_plan(self):
+        """(every, unit) of --unfreeze_schedule, e.g. (1, "epoch"); None when off."""
+        match = _UNFREEZE.fullmatch(self.unfreeze_schedule or "")
+        return (int(match[1]), match[2]) if match else None
+
+
+LIST_FIELDS = ("labels", "bucket_boundaries", "augment_ops", "prompt_init_words")
+_INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir",
+                "synonyms")
 _OUTPUT_DIRS = ("model_dir", "export_dir")
 
 

@@ -4,6 +4,8 @@ import json
 import random
 from collections import Counter
 
+import numpy as np
+
 from tfadapt.errors import UserError
 
 
@@ -56,6 +58,34 @@ class LabelMap:
 
     def __len__(self):
         return len(self.names)
+
+    def class_weights(self, examples, spec):
+        """Per-class loss weights in class-id order from --class_weights.
+
+        `none`: all 1. `balanced`: n / (classes × count), as scikit-learn's
+        `compute_class_weight("balanced")`, so the weighted classes count equally.
+        `LABEL=WEIGHT,…`: the given weights; labels not named weigh 1.
+        """
+        if spec == "none":
+            return np.ones(len(self), "float32")
+        if spec == "balanced":
+            counts = np.bincount(self.ids(examples.labels), minlength=len(self)).astype("float64")
+            weights = len(examples) / (len(self) * np.maximum(counts, 1))
+            return weights.astype("float32")
+        weights = np.ones(len(self), "float32")
+        for item in spec.split(","):
+            label, _, value = item.rpartition("=")
+            label = label.strip()
+            if label not in self._index:
+                raise UserError(f"--class_weights: {label!r} is not a label "
+                                f"({', '.join(self.names)})")
+            try:
+                weights[self._index[label]] = float(value)
+            except ValueError:
+                raise UserError(f"--class_weights: {item!r}: the weight must be a number") from None
+            if not weights[self._index[label]] >= 0:
+                raise UserError(f"--class_weights: {item!r}: the weight must be non-negative")
+        return weights
 
     def save(self, path):
         with open(path, "w") as f:

@@ -45,8 +45,8 @@ class PadMeter:
         return 1.0 - int(self.real.numpy()) / total if total else 0.0
 
 
-def tokenized_dataset(texts, preprocessor, targets=None):
-    """Unbatched examples `(features, target)` with the padding trimmed off.
+def tokenized_dataset(texts, preprocessor, targets=None, sample_weights=None):
+    """Unbatched examples `(features, target[, sample_weight])`, padding trimmed off.
 
     `preprocessor` is a keras-hub text-classifier preprocessor (tokenizer + packer that
     adds [CLS]/[SEP] and truncates to its `sequence_length`). It pads to that length;
@@ -55,6 +55,8 @@ def tokenized_dataset(texts, preprocessor, targets=None):
     columns = (tf.constant(texts, tf.string),)
     if targets is not None:
         columns += (np.asarray(targets),)
+    if sample_weights is not None:
+        columns += (np.asarray(sample_weights, "float32"),)
     ds = tf.data.Dataset.from_tensor_slices(columns)
     ds = ds.batch(_TOKENIZE_BATCH).map(
         lambda text, *rest: (preprocessor(text), *rest), num_parallel_calls=AUTOTUNE)
@@ -85,15 +87,18 @@ def _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder, pad_t
 
 
 def training_dataset(texts, targets, preprocessor, batch_size, boundaries, seed,
-                     pad_meter=None, pad_to_boundary=False):
+                     pad_meter=None, pad_to_boundary=False, sample_weights=None):
     """An endless, shuffled stream of full, length-bucketed training batches.
 
     It repeats so that `fit(steps_per_epoch=…)` sees the same number of steps every
     epoch (a progress bar with a total, one compiled shape set on TPU). Full batches
     only: a partial batch would cost another trace and breaks even splits over replicas.
     `pad_to_boundary` pads to the bucket's edge, giving a fixed set of shapes (for XLA).
+    `sample_weights` (one per example, e.g. its class weight) makes the batches
+    `(features, targets, weights)`, which Keras applies to the loss: Keras' own
+    `class_weight` argument is not supported for every dataset in every version.
     """
-    ds = tokenized_dataset(texts, preprocessor, targets).cache()
+    ds = tokenized_dataset(texts, preprocessor, targets, sample_weights).cache()
     ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = _bucketed(ds, batch_size, boundaries, preprocessor.sequence_length,
                    drop_remainder=True, pad_to_boundary=pad_to_boundary)

@@ -25,20 +25,27 @@ def build_classifier(backbone, num_classes, dropout=0.1, pooling="mean"):
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
               for name in ("token_ids", "segment_ids", "padding_mask")}
     outputs = backbone(inputs)
+    pooled = None
     if pooling == "cls":
         pooled = outputs["pooled_output"]
     else:
         # The [CLS] pooler gets no gradient under mean pooling; freezing it says so
         # (and keeps Keras from warning about missing gradients every run).
         backbone.get_layer("pooled_dense").trainable = False
-        mask = keras.ops.cast(inputs["padding_mask"], "bool")
-        pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(
-            outputs["sequence_output"], mask=mask)
+    logits = classifier_head(outputs["sequence_output"], inputs["padding_mask"], num_classes,
+                             dropout, pooled)
+    return keras.Model(inputs, logits, name="text_classifier")
+
+
+def classifier_head(sequence_output, padding_mask, num_classes, dropout=0.1, pooled=None):
+    """Float32 logits from `pooled` or, when None, the masked mean of `sequence_output`."""
+    if pooled is None:
+        mask = keras.ops.cast(padding_mask, "bool")
+        pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(sequence_output, mask=mask)
     x = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
-    logits = keras.layers.Dense(
+    return keras.layers.Dense(
         num_classes,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
         dtype="float32",
         name="logits",
     )(x)
-    return keras.Model(inputs, logits, name="text_classifier")

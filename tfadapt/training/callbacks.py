@@ -1,49 +1,98 @@
-"""Callbacks that tfadapt adds to `fit`: layer freezing, pad-token accounting, progress.
+"""Callbacks that tfadapt adds to `fit`: freezing and gradual unfreezing, pad tokens, progress.
 
 Early stopping is Keras' own `EarlyStopping`; the trainer loads the best epoch's
 checkpoint (Keras' `ModelCheckpoint`) after `fit`.
 """
 
+import re
 import time
 
 import keras
 
+from tfadapt.training.lr_rules import EMBEDDINGS
+
 
 class LayerFreezer(keras.callbacks.Callback):
-    """Freezes the embeddings and/or the lowest encoder layers of a BERT backbone.
+    """Freezes what the rule table gives multiplier 0; unfreezes gradually by a schedule.
 
-    Trainability is set when training begins, before the train step is traced, so the
-    frozen layers get no gradients, no optimizer updates and no weight decay.
+    Freezing is per variable (`variable.trainable`), so it composes with what the model
+    froze itself (LoRA's base kernels, the unused [CLS] pooler): those stay frozen, and
+    only variables this callback froze are ever unfrozen.
+
+    Gradual unfreezing (ULMFiT): at stage 0 the encoder layers and embeddings are
+    frozen and the head trains; every `unfreeze_every` epochs (or steps) one more
+    encoder layer from the top joins; after the lowest layer the embeddings do. When the
+    trainable set changes, the train function is traced again; the optimizer was built
+    over every variable that will ever train, so layers already training keep their
+    optimizer state (moments, step count). This works under any tf.distribute strategy
+    (the new train function is made by Keras in the model's strategy).
 
     Args:
-        backbone: the `BertBackbone` inside the model being fit.
-        freeze_embeddings: freeze token, position and segment embeddings and their
-            LayerNorm.
-        freeze_layers: freeze the lowest N transformer layers.
+        model: the model being fit.
+        table: a `RuleTable`; variables with multiplier 0 stay frozen throughout.
+        num_layers: encoder layers of the backbone.
+        unfreeze_every: stage length for gradual unfreezing (0: off).
+        unfreeze_unit: "epoch" or "step".
+        log: where "unfroze …" lines go.
     """
 
-    EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding",
-                        "embeddings_layer_norm")
-
-    def __init__(self, backbone, freeze_embeddings=False, freeze_layers=0):
+    def __init__(self, model, table, num_layers, unfreeze_every=0, unfreeze_unit="epoch",
+                 log=print):
         super().__init__()
-        self.backbone = backbone
-        self.freeze_embeddings = freeze_embeddings
-        self.freeze_layers = freeze_layers
+        self.table = table
+        self.num_layers = num_layers
+        self.unfreeze_every = unfreeze_every
+        self.unfreeze_unit = unfreeze_unit
+        self.log = log
+        self.controlled = list(model.trainable_variables)  # before anything is frozen here
+        self.stage = None
 
-    def frozen_layer_names(self):
-        names = list(self.EMBEDDING_LAYERS) if self.freeze_embeddings else []
-        return names + [f"transformer_layer_{i}" for i in range(self.freeze_layers)]
+    def ever_trained(self):
+        """The variables that train at some stage (the optimizer is built over these)."""
+        return [v for v in self.controlled if self.table.multiplier(v.path) > 0]
 
-    def apply(self):
-        """Sets trainability on the backbone; returns the frozen layer names."""
-        names = self.frozen_layer_names()
-        for name in names:
-            self.backbone.get_layer(name).trainable = False
-        return names
+    def _held_back(self, path, stage):
+        """Whether gradual unfreezing still holds `path` frozen at `stage`."""
+        if not self.unfreeze_every:
+            return False
+        if re.search(EMBEDDINGS, path):
+            return stage <= self.num_layers
+        layer = re.match(r"transformer_layer_(\d+)/", path)
+        return layer is not None and int(layer[1]) < self.num_layers - stage
+
+    def apply(self, stage=0):
+        """Sets trainability for `stage`; returns True when it changed anything."""
+        changed = False
+        for variable in self.controlled:
+            trainable = (self.table.multiplier(variable.path) > 0
+                         and not self._held_back(variable.path, stage))
+            if variable.trainable != trainable:
+                variable.trainable = trainable
+                changed = True
+        self.stage = stage
+        return changed
+
+    def _enter(self, stage):
+        if stage == self.stage:
+            return
+        before = {v.path for v in self.controlled if v.trainable}
+        if self.apply(stage):
+            joined = sorted({p.split("/")[0] for p in
+                             {v.path for v in self.controlled if v.trainable} - before})
+            self.log(f"tfadapt: unfreezing stage {stage}: {', '.join(joined)} now train")
+            self.model.make_train_function(force=True)
 
     def on_train_begin(self, logs=None):
-        self.apply()
+        self.apply(self.stage or 0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.unfreeze_every and self.unfreeze_unit == "epoch":
+            self._enter(epoch // self.unfreeze_every)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.unfreeze_every and self.unfreeze_unit == "step":
+            step = self.model.optimizer.iterations.numpy()
+            self._enter(int(step) // self.unfreeze_every)
 
 
 class PadFractionLogger(keras.callbacks.Callback):

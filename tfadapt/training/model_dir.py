@@ -4,6 +4,7 @@
       config.flags         the resolved config; `tfadapt.train --flagfile=` re-runs the job
       config.json          the same, for programs
       labels.json          the label vocabulary, in class-id order
+      lr_rules.json        the effective learning-rate table, with parameter counts per rule
       checkpoints/best.weights.h5   weights of the best epoch on the monitored metric
       metrics.csv          every epoch's training and validation metrics, pad fraction
       logs/                TensorBoard
@@ -30,6 +31,7 @@ class ModelDir:
     config_json = property(lambda self: self.path("config.json"))
     flagfile = property(lambda self: self.path("config.flags"))
     labels = property(lambda self: self.path("labels.json"))
+    lr_rules = property(lambda self: self.path("lr_rules.json"))
     best_checkpoint = property(lambda self: self.path("checkpoints", "best.weights.h5"))
     metrics_csv = property(lambda self: self.path("metrics.csv"))
     logs = property(lambda self: self.path("logs"))
@@ -107,6 +109,7 @@ def load_trained(root):
     import keras_hub
 
     from tfadapt.data.labels import LabelMap
+    from tfadapt.models import prompt  # noqa: F401 (registers SoftPromptEncoder for loading)
 
     model_dir = ModelDir(root)
     config = model_dir.require_trained()

@@ -1,6 +1,7 @@
-"""The optimizer and the learning-rate schedule."""
+"""The optimizer, the learning-rate schedule, and per-variable learning-rate multipliers."""
 
 import keras
+import tensorflow as tf
 
 from tfadapt.errors import UserError
 
@@ -46,24 +47,97 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "total_steps": self.total_steps, "decay": self.decay}
 
 
+class ScaledLearningRates:
+    """Mixin for a Keras optimizer: each variable's step uses lr × its own multiplier.
+
+    Keras has one learning rate per optimizer. Layer-wise rates (discriminative
+    fine-tuning, layer-wise decay) need one per variable, so this scales the rate that
+    `update_step` receives, and the decoupled weight decay with it (as per-group rates
+    do in other frameworks). Multipliers are looked up by variable path when the
+    optimizer is built; scaling the gradient instead would be undone by Adam's
+    normalisation.
+
+    Args:
+        lr_multipliers: {variable path: multiplier}; variables not named keep 1.
+    """
+
+    def __init__(self, *args, lr_multipliers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lr_multipliers = dict(lr_multipliers or {})
+
+    def build(self, variables):
+        super().build(variables)
+        self._lr_scales = [float(self.lr_multipliers.get(v.path, 1.0)) for v in variables]
+
+    def _lr_scale(self, variable):
+        return self._lr_scales[self._get_variable_index(variable)]
+
+    def update_step(self, gradient, variable, learning_rate):
+        scale = self._lr_scale(variable)
+        if scale != 1.0:
+            learning_rate = learning_rate * scale
+        return super().update_step(gradient, variable, learning_rate)
+
+    def _apply_weight_decay(self, variables):
+        # Keras' TensorFlow optimizer decays every variable by lr × wd in a cross-replica
+        # update; this is that code with each variable's own multiplier.
+        if self.weight_decay is None:
+            return
+
+        def decay(variable, scale):
+            if self._use_weight_decay(variable):
+                lr = tf.cast(self.learning_rate, variable.dtype) * scale
+                variable.assign_sub(variable * tf.cast(self.weight_decay, variable.dtype) * lr)
+
+        def distributed(distribution, variables):
+            for variable in variables:
+                scale = self._lr_scale(variable)
+                if isinstance(variable, keras.Variable):
+                    variable = variable.value
+                distribution.extended.update(variable, decay, args=(scale,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            distributed, self._distribution_strategy, variables)
+
+    def get_config(self):
+        return {**super().get_config(), "lr_multipliers": self.lr_multipliers}
+
+
+@keras.saving.register_keras_serializable(package="tfadapt")
+class ScaledAdamW(ScaledLearningRates, keras.optimizers.AdamW):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="tfadapt")
+class ScaledAdam(ScaledLearningRates, keras.optimizers.Adam):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="tfadapt")
+class ScaledSGD(ScaledLearningRates, keras.optimizers.SGD):
+    pass
+
+
 def build_optimizer(name, learning_rate, total_steps, warmup_ratio=0.1, decay="linear",
-                    weight_decay=0.01, clip_norm=1.0):
+                    weight_decay=0.01, clip_norm=1.0, lr_multipliers=None):
     """AdamW / Adam / SGD on a warmup-then-decay schedule, with global-norm clipping.
 
     Weight decay is decoupled (Keras applies it apart from the gradient step) and skips
-    LayerNorm parameters and biases.
+    LayerNorm parameters and biases. `lr_multipliers` ({variable path: multiplier})
+    scales the rate of single variables (see `ScaledLearningRates`).
     """
     schedule = WarmupLinearDecay(learning_rate, int(round(total_steps * warmup_ratio)),
                                  total_steps, decay)
-    clip = {"global_clipnorm": clip_norm} if clip_norm > 0 else {}
+    common = {"lr_multipliers": lr_multipliers}
+    if clip_norm > 0:
+        common["global_clipnorm"] = clip_norm
     if name == "adamw":
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay, epsilon=1e-6, **clip)
+        optimizer = ScaledAdamW(schedule, weight_decay=weight_decay, epsilon=1e-6, **common)
     elif name == "adam":  # Plain Adam: no weight decay, whatever --weight_decay says.
         weight_decay = 0.0
-        optimizer = keras.optimizers.Adam(schedule, epsilon=1e-6, **clip)
+        optimizer = ScaledAdam(schedule, epsilon=1e-6, **common)
     elif name == "sgd":
-        optimizer = keras.optimizers.SGD(schedule, momentum=0.9,
-                                         weight_decay=weight_decay or None, **clip)
+        optimizer = ScaledSGD(schedule, momentum=0.9, weight_decay=weight_decay or None, **common)
     else:
         raise UserError(f"--optimizer={name}: choose adamw, adam or sgd")
     if weight_decay:

@@ -22,12 +22,19 @@ class Placement:
         return self.strategy.num_replicas_in_sync
 
 
+# One strategy object per kind and process. Two MirroredStrategy objects in one process
+# number their collective ops from the same keys, so a second run whose gradients have
+# other shapes (another fine-tuning strategy in `tfadapt.compare`) fails with "Shape
+# mismatch in the collective instance 100"; a TPU system should be initialised once.
+_STRATEGIES = {}
+
+
 def resolve_strategy(name="auto", tpu=None):
-    """The strategy for `--strategy` (auto, cpu, gpu, multi_gpu, tpu).
+    """The strategy for `--strategy` (auto, cpu, gpu, multi_gpu, tpu), and its device kind.
 
     auto: a TPU if one is named or advertised by the environment (Colab's
     `COLAB_TPU_ADDR`, Cloud's `TPU_NAME`), else MirroredStrategy over several GPUs, else
-    one GPU, else the CPU.
+    one GPU, else the CPU. Resolved strategies are reused within the process.
     """
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
@@ -35,6 +42,13 @@ def resolve_strategy(name="auto", tpu=None):
             name = "tpu"
         else:
             name = "multi_gpu" if len(gpus) > 1 else "gpu" if gpus else "cpu"
+    key = (name, tpu or os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"))
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = _new_strategy(name, tpu, gpus)
+    return _STRATEGIES[key]
+
+
+def _new_strategy(name, tpu, gpus):
     if name == "tpu":
         return _tpu_strategy(tpu), "tpu"
     if name == "multi_gpu":

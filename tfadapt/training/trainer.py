@@ -9,6 +9,7 @@ import json
 import os
 import time
 
+from tfadapt.data.augment import augment_examples, read_synonyms
 from tfadapt.data.labels import LabelMap, stratified_split
 from tfadapt.data.readers import read_examples
 from tfadapt.errors import UserError
@@ -22,6 +23,7 @@ class Inputs:
     validation: object
     test: object
     label_map: LabelMap
+    class_weights: object  # per class, in class-id order
 
 
 def read_inputs(config, log=print):
@@ -40,13 +42,19 @@ def read_inputs(config, log=print):
         label_map.check(validation)
     else:
         train, validation = stratified_split(train, config.validation_split, config.seed)
+    class_weights = label_map.class_weights(train, config.class_weights)
+    if config.augment_copies:
+        # After the split: held-out examples and their copies never reach training.
+        synonyms = read_synonyms(config.synonyms, config.encoding) if config.synonyms else {}
+        train = augment_examples(train, config.augment_copies, config.augment_ops,
+                                 config.augment_rate, synonyms, config.seed)
     test = None
     if config.test_data:
         test = read(config.test_data, "test_data")
         label_map.check(test)
     log(f"tfadapt: {len(train)} training, {len(validation)} validation"
         + (f", {len(test)} test" if test else "") + f" examples; labels: {', '.join(label_map.names)}")
-    return Inputs(train, validation, test, label_map)
+    return Inputs(train, validation, test, label_map, class_weights)
 
 
 def train(config, strategy=None, log=print):
@@ -75,14 +83,15 @@ def train(config, strategy=None, log=print):
     # Imported here so that flag parsing and input checks do not wait for TensorFlow.
     import keras
     import keras_hub
+    import numpy as np
 
     from tfadapt.data import pipeline
     from tfadapt.evaluation.evaluator import evaluate_classifier
     from tfadapt.evaluation.report import write_report
-    from tfadapt.models.classifier import build_classifier
     from tfadapt.models.presets import load_backbone_and_tokenizer
     from tfadapt.serving.savedmodel import export_classifier
     from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger, ProgressLogger
+    from tfadapt.training.lr_rules import RuleTable, format_rows, rules_for, save_rows
     from tfadapt.training.optimization import build_optimizer
     from tfadapt.training.strategy import resolve_placement
 
@@ -106,10 +115,17 @@ def train(config, strategy=None, log=print):
         if config.sequence_length > backbone.max_sequence_length:
             raise UserError(f"--sequence_length={config.sequence_length}: the backbone has "
                             f"{backbone.max_sequence_length} positions at most")
-        model = build_classifier(backbone, num_classes, config.dropout, config.pooling)
+        model = _build_model(config, backbone, tokenizer, num_classes)
+        table = RuleTable(rules_for(config, backbone.num_layers))
+        table.check(model.trainable_variables)
+        every, unit = config.unfreeze_plan or (0, "epoch")
+        freezer = LayerFreezer(model, table, backbone.num_layers, every, unit, log)
+        ever_trained = freezer.ever_trained()
         optimizer = build_optimizer(config.optimizer, config.learning_rate,
                                     steps_per_epoch * config.epochs, config.warmup_ratio,
-                                    config.lr_decay, config.weight_decay, config.clip_norm)
+                                    config.lr_decay, config.weight_decay, config.clip_norm,
+                                    lr_multipliers={v.path: table.multiplier(v.path)
+                                                    for v in ever_trained})
         if placement.dtype_policy == "mixed_float16":
             # Keras scales the loss itself only when the whole model's policy is fp16;
             # here only the backbone is (the head stays float32).
@@ -121,6 +137,10 @@ def train(config, strategy=None, log=print):
                      keras.metrics.F1Score(average="macro", name="macro_f1")],
             jit_compile=placement.jit_compile,
         )
+        # Built over every variable that trains at some stage, before freezing, so that
+        # unfreezing later finds its optimizer state ready (and frozen ones get none).
+        optimizer.build(ever_trained)
+        freezer.apply(0)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=config.sequence_length)
 
@@ -131,22 +151,32 @@ def train(config, strategy=None, log=print):
     with open(model_dir.flagfile, "w") as f:
         f.write(config.to_flagfile())
     inputs.label_map.save(model_dir.labels)
+    rows = table.describe(freezer.controlled)
+    save_rows(rows, model_dir.lr_rules)
+    log("tfadapt: learning-rate table (first match wins; × 0 = frozen):")
+    for line in format_rows(rows):
+        log(line)
+    trainable_params = int(sum(np.prod(v.shape) for v in ever_trained))
+    log(f"tfadapt: {trainable_params:,} of {model.count_params():,} parameters train"
+        + (f" (gradual unfreezing, one layer every {every} {unit}s)" if every else ""))
 
     pad_meter = pipeline.PadMeter()
     one_hot = lambda examples: keras.utils.to_categorical(  # noqa: E731
         inputs.label_map.ids(examples.labels), num_classes).astype("float32")
+    weights = None
+    if config.class_weights != "none":
+        weights = inputs.class_weights[inputs.label_map.ids(inputs.train.labels)]
+        log("tfadapt: class weights " + ", ".join(
+            f"{name} {w:.3g}" for name, w in zip(inputs.label_map.names, inputs.class_weights)))
     train_ds = pipeline.training_dataset(
         inputs.train.texts, one_hot(inputs.train), preprocessor, config.batch_size,
         config.bucket_boundaries, config.seed, pad_meter,
-        pad_to_boundary=placement.jit_compile)
+        pad_to_boundary=placement.jit_compile, sample_weights=weights)
     validation_ds = pipeline.evaluation_dataset(
         inputs.validation.texts, one_hot(inputs.validation), preprocessor, config.batch_size,
         config.bucket_boundaries, pad_to_boundary=placement.jit_compile,
         replicas=placement.replicas)
 
-    freezer = LayerFreezer(backbone, config.freeze_embeddings, config.freeze_layers)
-    if freezer.frozen_layer_names():
-        log(f"tfadapt: frozen: {', '.join(freezer.frozen_layer_names())}")
     mode = "min" if config.early_stopping_metric == "val_loss" else "max"
     progress = ProgressLogger(steps_per_epoch, config.batch_size, config.epochs, log)
     callbacks = [
@@ -184,6 +214,8 @@ def train(config, strategy=None, log=print):
         "labels": list(inputs.label_map.names),
         "epochs_run": len(monitored),
         "best_epoch": best_epoch,
+        "trainable_params": trainable_params,
+        "total_params": int(model.count_params()),
         "train_examples_per_second": progress.examples_per_second(),
         "history": history.history,
         "paths": {"model": os.path.abspath(config.model_dir)},
@@ -202,6 +234,26 @@ def train(config, strategy=None, log=print):
     with open(model_dir.run_summary, "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _build_model(config, backbone, tokenizer, num_classes):
+    """The task model of `config`: plain, with LoRA adapters, or prompt-tuned."""
+    from tfadapt.models.classifier import build_classifier
+    from tfadapt.models.prompt import build_prompt_classifier, initial_prompt
+
+    if config.lora_rank:
+        # keras-hub freezes the backbone and adds adapters to the query / value
+        # projections; it has no alpha argument, so the scale is set on each layer.
+        backbone.enable_lora(config.lora_rank)
+        for layer in backbone._flatten_layers(include_self=False):
+            if getattr(layer, "lora_enabled", False):
+                layer.lora_alpha = config.lora_alpha or config.lora_rank
+    if config.prompt_tuning_length:
+        initial = initial_prompt(backbone, tokenizer, config.prompt_tuning_length,
+                                 config.prompt_init_words, config.seed)
+        return build_prompt_classifier(backbone, num_classes, config.prompt_tuning_length,
+                                       initial, config.dropout, config.pooling)
+    return build_classifier(backbone, num_classes, config.dropout, config.pooling)
 
 
 def _check_export_dir(export_dir):
