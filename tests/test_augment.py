@@ -37,6 +37,13 @@ def test_insert_adds_synonyms_of_words_in_the_text():
     assert extra and all(w in ("ache", "pain", "medicine", "medication") for w in extra)
 
 
+def test_phrases_and_punctuated_words_match_the_thesaurus():
+    synonyms = {"heart attack": ["myocardial infarction"], "myocardial infarction": ["heart attack"],
+                "pain": ["ache"], "ache": ["pain"]}
+    out = eda("After my Heart attack, the pain.", ["synonym"], 1.0, synonyms, _rng())
+    assert out == "After my myocardial infarction the ache"
+
+
 def test_same_seed_same_augmentation():
     ops = ["synonym", "swap", "delete", "insert"]
     assert eda(TEXT, ops, 0.1, SYNONYMS, _rng()) == eda(TEXT, ops, 0.1, SYNONYMS, _rng())
@@ -44,7 +51,8 @@ def test_same_seed_same_augmentation():
 
 def test_thesaurus_groups_map_every_member_to_the_others(tmp_path):
     path = tmp_path / "t.txt"
-    path.write_text("heart attack, myocardial infarction, MI\n\n# comment\npain, ache\n")
+    path.write_text("\ufeffHeart  attack, myocardial infarction, MI\n\n# comment\npain, ache\n",
+                    encoding="utf-8")
     groups = read_synonyms(str(path))
     assert groups["mi"] == ["heart attack", "myocardial infarction"]
     assert groups["ache"] == ["pain"]

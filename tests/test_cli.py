@@ -84,6 +84,15 @@ def test_missing_column_exits_with_one_line_and_writes_nothing(tmp_path, tiny_pr
     assert not os.path.exists(tmp_path / "model")
 
 
+def test_bad_lr_rules_exit_with_one_line_before_tensorflow_loads(tmp_path, tiny_preset,
+                                                                 review_files):
+    flagfile = _flagfile(tmp_path, tiny_preset, review_files)
+    result = run_module("tfadapt.train", f"--flagfile={flagfile}",
+                        "--lr_rules=transformer_layer_0/=0,embedding=-1")
+    _assert_one_line_error(result, "tfadapt.train: error: --lr_rules: embedding=-1")
+    assert not os.path.exists(tmp_path / "model")
+
+
 def test_evaluate_without_a_run_is_a_clear_error(tmp_path, review_files):
     result = run_module("tfadapt.evaluate", f"--model_dir={tmp_path}",
                         f"--test_data={review_files['test']}")
@@ -129,3 +138,24 @@ def test_compare_rejects_an_unknown_strategy_before_training(tmp_path, tiny_pres
     result = run_module("tfadapt.compare", f"--flagfile={flagfile}", "--strategies=full,adapter")
     _assert_one_line_error(result, "tfadapt.compare: error:", "unknown strategy 'adapter'")
     assert not os.path.exists(tmp_path / "model")
+
+
+def test_compare_trains_an_interrupted_strategy_again(tmp_path):
+    from tfadapt.config import TrainConfig
+    from tfadapt.training.comparison import compare
+
+    base = TrainConfig(train_data="t.csv", preset="p", model_dir=str(tmp_path))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "config.json").write_text("{}")  # started, no run.json
+    seen = []
+
+    def fake_train(config, log):
+        seen.append((os.path.basename(config.model_dir), config.overwrite))
+        return {"history": {"val_macro_f1": [0.5], "val_accuracy": [0.6]}, "best_epoch": 1,
+                "trainable_params": 10, "total_params": 20, "wall_seconds": 1.0,
+                "train_examples_per_second": 2.0, "epochs_run": 1}
+
+    rows = compare(base, ["full", "head_only"], train_fn=fake_train, log=lambda _: None)
+    assert seen == [("full", True), ("head_only", False)]
+    assert [r["split"] for r in rows] == ["validation", "validation"]
+    assert json.load(open(tmp_path / "comparison.json")) == rows

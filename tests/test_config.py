@@ -66,7 +66,11 @@ def test_unknown_encoding_names_the_flag():
     (["--lora_rank=4", "--prompt_tuning_length=8"], "--lora_rank and --prompt_tuning_length"),
     (["--unfreeze_schedule=1epoch", "--freeze_backbone"], "--unfreeze_schedule needs a backbone"),
     (["--class_weights=heavy"], "--class_weights is 'heavy'"),
-    (["--augment_copies=1"], "synonym and insert need --synonyms"),
+    (["--augment_copies=1", "--augment_ops=swap,insert"], "synonym and insert need --synonyms"),
+    (["--lora_rank=4", "--freeze_backbone"], "--lora_rank and --freeze_backbone exclude"),
+    (["--lora_alpha=16"], "--lora_alpha has no effect without --lora_rank"),
+    (["--prompt_init_words=pain"], "--prompt_init_words has no effect without"),
+    (["--prompt_tuning_length=4", "--layer_lr_decay=0.8"], "--layer_lr_decay has no effect"),
     (["--augment_copies=1", "--augment_ops=swap,shout"], "--augment_ops has shout"),
 ])
 def test_bad_values_name_their_flag(argv, message):
@@ -88,3 +92,10 @@ def test_written_flagfile_reparses_to_the_same_config(tmp_path):
 def test_json_round_trip():
     config = TrainConfig(train_data="t.csv", preset="p", model_dir="m", labels=("x", "y"))
     assert TrainConfig.from_json(config.to_json()) == config
+
+
+def test_eda_ops_default_to_what_the_thesaurus_allows():
+    base = dict(train_data="t", preset="p", model_dir="m", augment_copies=1)
+    assert TrainConfig(**base).eda_ops == ("swap", "delete")
+    assert TrainConfig(**base, synonyms="s.txt").eda_ops == ("synonym", "swap", "delete", "insert")
+    assert TrainConfig(**base, augment_ops=("delete",)).eda_ops == ("delete",)

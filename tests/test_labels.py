@@ -67,7 +67,8 @@ def test_class_weights_balanced_none_and_explicit():
 @pytest.mark.parametrize("spec, message", [
     ("bad=2", "'bad' is not a label"),
     ("neu=lots", "the weight must be a number"),
-    ("neu=-1", "must be non-negative"),
+    ("neu=-1", "must be a non-negative number"),
+    ("neu=inf", "must be a non-negative number"),
 ])
 def test_bad_class_weights_name_the_flag(spec, message):
     examples = _examples(["pos", "neg", "neu"])

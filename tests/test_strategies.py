@@ -113,7 +113,8 @@ def test_unfreezing_keeps_the_optimizer_state_of_layers_already_training(tiny_pr
     backbone = keras_hub.models.BertBackbone.from_preset(tiny_preset)
     model = build_classifier(backbone, 3)
     freezer = LayerFreezer(model, RuleTable(()), backbone.num_layers, 1, "step", log=lambda _: 0)
-    optimizer = build_optimizer("adamw", 1e-2, 10, clip_norm=0)
+    optimizer = build_optimizer("adamw", 1e-2, 10, clip_norm=0, weight_decay=0.0,
+                                per_variable_steps=True)
     optimizer.build(freezer.ever_trained())
     model.compile(optimizer=optimizer, loss="categorical_crossentropy")
     freezer.set_model(model)
@@ -124,10 +125,15 @@ def test_unfreezing_keeps_the_optimizer_state_of_layers_already_training(tiny_pr
                     model.trainable_variables)
     moments = [np.array(v) for v in optimizer.variables if "logits_kernel" in v.path]
     freezer._enter(1)  # the top layer joins
-    assert "transformer_layer_1/feedforward_output_dense/kernel" in {
-        v.path for v in model.trainable_variables}
+    joined = model.get_layer("bert_backbone").get_layer("transformer_layer_1").weights[0]
+    assert any(v is joined for v in model.trainable_variables)
+    before = np.array(joined)
     optimizer.apply([keras.ops.ones_like(v) for v in model.trainable_variables],
                     model.trainable_variables)
+    # The layer's first update is Adam's first step, lr × 1: its bias correction counts its
+    # own updates (with the optimizer's count, 2, it would be lr × 0.74; joining at step
+    # 1000, up to ~5 × lr over its first updates).
+    np.testing.assert_allclose(before - np.array(joined), 1e-2, rtol=1e-3)
     after = [np.array(v) for v in optimizer.variables if "logits_kernel" in v.path]
     # Adam's first moment after two steps of gradient 1: 0.1 then 0.19 (not 0.1 again).
     np.testing.assert_allclose(moments[0], 0.1, rtol=1e-5)
@@ -234,3 +240,28 @@ def test_lora_alpha_sets_the_adapter_scale(tiny_preset):
     adapted = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", 0)]
     assert len(adapted) == 4  # query and value of both layers
     assert {(layer.lora_rank, layer.lora_alpha) for layer in adapted} == {(2, 8)}
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_prompt_model_saves_and_loads(tiny_preset, tmp_path, pooling):
+    from tfadapt.models.prompt import build_prompt_classifier
+
+    model = build_prompt_classifier(keras_hub.models.BertBackbone.from_preset(tiny_preset), 3,
+                                    prompt_length=3, pooling=pooling)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    features = {"token_ids": np.array([[2, 45, 99, 3]], "int32"),
+                "segment_ids": np.zeros((1, 4), "int32"),
+                "padding_mask": np.ones((1, 4), "int32")}
+    np.testing.assert_allclose(loaded(features), model(features), atol=1e-6)
+
+
+def test_lora_with_flag_rules_on_frozen_variables_checks_out(tiny_preset):
+    from tfadapt.training.lr_rules import RuleTable, rules_for
+    from tfadapt.training.trainer import _build_model
+
+    config = TrainConfig(train_data="t", preset=tiny_preset, model_dir="m", lora_rank=2,
+                         freeze_embeddings=True, layer_lr_decay=0.9)
+    model = _build_model(config, keras_hub.models.BertBackbone.from_preset(tiny_preset), None, 3)
+    RuleTable(rules_for(config, 2)).check(model.weights)  # the embeddings exist, frozen by LoRA

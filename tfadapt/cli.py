@@ -45,13 +45,15 @@ def define_train_flags(fv):
     flags.DEFINE_integer("augment_copies", d.augment_copies, "EDA augmentation: add N "
                          "augmented copies of each training example (0: off). Validation and "
                          "test data are never augmented.", flag_values=fv)
-    flags.DEFINE_list("augment_ops", list(d.augment_ops), "EDA operations to draw from: "
+    flags.DEFINE_list("augment_ops", [], "EDA operations to draw from: "
                       f"{', '.join(config_lib.AUGMENT_OPS)} (synonym and insert need "
-                      "--synonyms).", flag_values=fv)
+                      "--synonyms). Unset: all four with --synonyms, else swap and delete.",
+                      flag_values=fv)
     flags.DEFINE_float("augment_rate", d.augment_rate, "Share of a text's words each EDA "
                        "operation changes (at least one).", flag_values=fv)
     flags.DEFINE_string("synonyms", None, "Domain thesaurus for EDA: one synonym group per "
-                        "line, comma-separated (phrases allowed).", flag_values=fv)
+                        "line, comma-separated; entries may be phrases (heart attack).",
+                        flag_values=fv)
     # === Model ===
     flags.DEFINE_string("preset", None, "A local Hugging Face BERT folder, a local KerasHub "
                         "preset folder, a KerasHub/Kaggle preset name, or hf://ORG/NAME.", flag_values=fv)

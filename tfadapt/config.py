@@ -12,6 +12,7 @@ import re
 from typing import Optional, Tuple
 
 from tfadapt.errors import UserError
+from tfadapt.training.lr_rules import parse_rules
 
 STRATEGIES = ("auto", "cpu", "gpu", "multi_gpu", "tpu")
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -43,7 +44,7 @@ class TrainConfig:
     max_train_examples: int = 0
     class_weights: str = "none"
     augment_copies: int = 0
-    augment_ops: Tuple[str, ...] = AUGMENT_OPS
+    augment_ops: Tuple[str, ...] = ()  # () : all four with --synonyms, else swap and delete
     augment_rate: float = 0.1
     synonyms: Optional[str] = None
 
@@ -105,6 +106,7 @@ class TrainConfig:
         _check(_known_encoding(self.encoding), "encoding",
                f"is {self.encoding!r}, which Python does not know (e.g. utf-8, latin-1)")
         _check(self.max_train_examples >= 0, "max_train_examples", "must be non-negative")
+        parse_rules(self.lr_rules)  # syntax only; patterns are matched once the model exists
         _check(0 < self.layer_lr_decay <= 1, "layer_lr_decay", "must be in (0, 1] (1: off)")
         _check(not self.unfreeze_schedule or _UNFREEZE.fullmatch(self.unfreeze_schedule),
                "unfreeze_schedule", f"is {self.unfreeze_schedule!r}; expected e.g. 1epoch "
@@ -116,6 +118,17 @@ class TrainConfig:
         _check(self.lora_alpha >= 0, "lora_alpha", "must be non-negative (0: the rank)")
         _check(not (self.lora_rank and self.prompt_tuning_length), "lora_rank",
                "and --prompt_tuning_length exclude each other; choose one")
+        _check(not (self.lora_rank and self.freeze_backbone), "lora_rank",
+               "and --freeze_backbone exclude each other (it would freeze the adapters too)")
+        _check(self.lora_rank or not self.lora_alpha, "lora_alpha",
+               "has no effect without --lora_rank")
+        _check(self.prompt_tuning_length or not self.prompt_init_words, "prompt_init_words",
+               "has no effect without --prompt_tuning_length")
+        _check(all(w.strip() for w in self.prompt_init_words), "prompt_init_words",
+               "has an empty word")
+        _check(self.layer_lr_decay == 1 or not (self.freeze_backbone
+                                                or self.prompt_tuning_length),
+               "layer_lr_decay", "has no effect when the backbone is frozen")
         _check(not (self.unfreeze_schedule and (self.lora_rank or self.prompt_tuning_length
                                                 or self.freeze_backbone)),
                "unfreeze_schedule", "needs a backbone that may train (not with --lora_rank, "
@@ -126,11 +139,11 @@ class TrainConfig:
         _check(self.augment_copies >= 0, "augment_copies", "must be non-negative")
         _check(0 < self.augment_rate <= 1, "augment_rate", "must be in (0, 1]")
         unknown = [op for op in self.augment_ops if op not in AUGMENT_OPS]
-        _check(not unknown and self.augment_ops, "augment_ops",
-               f"has {', '.join(unknown) or 'nothing'}; choose from {', '.join(AUGMENT_OPS)}")
-        _check(self.synonyms or not self.augment_copies
-               or not set(self.augment_ops) & {"synonym", "insert"}, "augment_ops",
-               "synonym and insert need --synonyms (a file with one synonym group per line)")
+        _check(not unknown, "augment_ops",
+               f"has {', '.join(unknown)}; choose from {', '.join(AUGMENT_OPS)}")
+        _check(self.synonyms or not set(self.augment_ops) & {"synonym", "insert"},
+               "augment_ops", "synonym and insert need --synonyms (a file with one synonym "
+               "group per line)")
         _check(list(self.bucket_boundaries) == sorted(set(self.bucket_boundaries))
                and all(b > 0 for b in self.bucket_boundaries),
                "bucket_boundaries", "must be increasing positive integers")
@@ -185,6 +198,13 @@ class TrainConfig:
             lines.append(f"--{field.name}={value}")
         return "\n".join(lines) + "\n"
 
+
+    @property
+    def eda_ops(self):
+        """The EDA operations a run uses: --augment_ops, or all that the thesaurus allows."""
+        if self.augment_ops:
+            return self.augment_ops
+        return AUGMENT_OPS if self.synonyms else ("swap", "delete")
 
     @property
     def unfreeze_plan(self):

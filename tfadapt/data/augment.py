@@ -23,11 +23,21 @@ import numpy as np
 from tfadapt.errors import UserError
 
 
+_PUNCTUATION = ".,;:!?\"'()[]{}"
+
+
+def _key(words):
+    """How a word or phrase is looked up: lowercase, outer punctuation stripped."""
+    return " ".join(w.strip(_PUNCTUATION).lower() for w in words)
+
+
 def read_synonyms(path, encoding="utf-8"):
     """{word or phrase (lowercase): [its synonyms]} from a thesaurus file."""
     groups = {}
+    # A byte-order mark is not part of the first word.
+    reading = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        with open(path, encoding=encoding) as f:
+        with open(path, encoding=reading) as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         raise UserError(f"--synonyms={path}: no such file") from None
@@ -36,7 +46,7 @@ def read_synonyms(path, encoding="utf-8"):
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        words = [w.strip().lower() for w in line.split(",") if w.strip()]
+        words = [_key(w.split()) for w in line.split(",") if w.strip()]
         if len(set(words)) < 2:
             raise UserError(f"{path}:{number}: a synonym group needs at least two "
                             "comma-separated words")
@@ -48,18 +58,38 @@ def read_synonyms(path, encoding="utf-8"):
     return groups
 
 
-def eda(text, ops, rate, synonyms, rng):
-    """One augmented version of `text`, by one operation drawn from `ops`."""
+def _known_spans(words, synonyms, longest):
+    """(start, length) of each thesaurus entry in `words`, longest match first."""
+    spans, i = [], 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            if _key(words[i:i + n]) in synonyms:
+                spans.append((i, n))
+                i += n - 1
+                break
+        i += 1
+    return spans
+
+
+def eda(text, ops, rate, synonyms, rng, longest=None):
+    """One augmented version of `text`, by one operation drawn from `ops`.
+
+    Thesaurus entries may be phrases ("heart attack"); they are matched in the text
+    case-insensitively, ignoring punctuation around words.
+    """
     words = text.split()
     if not words:
         return text
+    if longest is None:
+        longest = max((k.count(" ") + 1 for k in synonyms), default=1)
     op = ops[rng.integers(len(ops))]
     n = max(1, int(round(rate * len(words))))
     if op == "synonym":
-        candidates = [i for i, w in enumerate(words) if w.lower() in synonyms]
-        for i in rng.permutation(candidates)[:n]:
-            choices = synonyms[words[i].lower()]
-            words[i] = choices[rng.integers(len(choices))]
+        spans = _known_spans(words, synonyms, longest)
+        chosen = sorted((spans[i] for i in rng.permutation(len(spans))[:n]), reverse=True)
+        for start, length in chosen:  # right to left: earlier indices stay valid
+            choices = synonyms[_key(words[start:start + length])]
+            words[start:start + length] = choices[rng.integers(len(choices))].split()
     elif op == "swap" and len(words) > 1:
         for _ in range(n):
             i, j = rng.choice(len(words), size=2, replace=False)
@@ -70,20 +100,24 @@ def eda(text, ops, rate, synonyms, rng):
             keep[rng.integers(len(words))] = True
         words = [w for w, k in zip(words, keep) if k]
     elif op == "insert":
-        known = [w for w in words if w.lower() in synonyms]
-        for _ in range(n if known else 0):
-            choices = synonyms[known[rng.integers(len(known))].lower()]
-            words.insert(int(rng.integers(len(words) + 1)), choices[rng.integers(len(choices))])
+        spans = _known_spans(words, synonyms, longest)
+        for _ in range(n if spans else 0):
+            start, length = spans[rng.integers(len(spans))]
+            choices = synonyms[_key(words[start:start + length])]
+            at = int(rng.integers(len(words) + 1))
+            words[at:at] = choices[rng.integers(len(choices))].split()
+            spans = _known_spans(words, synonyms, longest)
     return " ".join(words)
 
 
 def augment_examples(examples, copies, ops, rate, synonyms, seed):
     """`examples` followed by `copies` EDA versions of each (labels and sources kept)."""
     rng = np.random.default_rng(seed)
+    longest = max((k.count(" ") + 1 for k in synonyms), default=1)
     texts, labels, sources = list(examples.texts), list(examples.labels), list(examples.sources)
     for _ in range(copies):
         for text, label, source in zip(examples.texts, examples.labels, examples.sources):
-            texts.append(eda(text, ops, rate, synonyms, rng))
+            texts.append(eda(text, ops, rate, synonyms, rng, longest))
             labels.append(label)
             sources.append(f"{source} (augmented)")
     return dataclasses.replace(examples, texts=texts, labels=labels, sources=sources)

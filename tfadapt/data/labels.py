@@ -83,8 +83,9 @@ class LabelMap:
                 weights[self._index[label]] = float(value)
             except ValueError:
                 raise UserError(f"--class_weights: {item!r}: the weight must be a number") from None
-            if not weights[self._index[label]] >= 0:
-                raise UserError(f"--class_weights: {item!r}: the weight must be non-negative")
+            if not 0 <= weights[self._index[label]] < float("inf"):
+                raise UserError(f"--class_weights: {item!r}: the weight must be a "
+                                "non-negative number")
         return weights
 
     def save(self, path):

@@ -13,8 +13,9 @@ front of the embedded tokens:
   space the encoder reads, and are free to learn whatever they need.
 - Padding: the prompt is always attended to; pad tokens never are (the padding mask is
   extended by N ones), so a text's output does not depend on how its batch is padded.
-- The encoder returns only the real tokens' vectors, so pooling and the head are the
-  same as in `build_classifier`.
+- The encoder returns the backbone's two outputs for the real tokens only
+  (`sequence_output`, and `pooled_output` from the backbone's own [CLS] pooler), so
+  pooling and the head are the same as in `build_classifier`.
 """
 
 import keras
@@ -35,7 +36,8 @@ class SoftPromptEncoder(keras.layers.Layer):
 
     Example:
     >>> encoder = SoftPromptEncoder(backbone, prompt_length=8)
-    >>> sequence_output = encoder({"token_ids": ids, "segment_ids": seg, "padding_mask": mask})
+    >>> outputs = encoder({"token_ids": ids, "segment_ids": seg, "padding_mask": mask})
+    >>> outputs["sequence_output"].shape  # [batch, tokens, hidden]: the prompt is not in it
     """
 
     def __init__(self, backbone, prompt_length, initial_prompt=None, **kwargs):
@@ -73,10 +75,12 @@ class SoftPromptEncoder(keras.layers.Layer):
             [keras.ops.ones((batch, self.prompt_length), "int32"), mask], axis=1)
         for i in range(b.num_layers):
             x = b.get_layer(f"transformer_layer_{i}")(x, padding_mask=mask, training=training)
-        return x[:, self.prompt_length:, :]
+        x = x[:, self.prompt_length:, :]
+        return {"sequence_output": x, "pooled_output": b.get_layer("pooled_dense")(x[:, 0, :])}
 
     def compute_output_shape(self, input_shape):
-        return (None, None, self.backbone.hidden_dim)
+        hidden = self.backbone.hidden_dim
+        return {"sequence_output": (None, None, hidden), "pooled_output": (None, hidden)}
 
     # === Config ===
     def get_config(self):
@@ -114,13 +118,10 @@ def build_prompt_classifier(backbone, num_classes, prompt_length, initial=None, 
     """Like `build_classifier`, with a `SoftPromptEncoder` in place of the plain backbone."""
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
               for name in ("token_ids", "segment_ids", "padding_mask")}
-    encoder = SoftPromptEncoder(backbone, prompt_length, initial, name="soft_prompt")
-    sequence_output = encoder(inputs)
-    if pooling == "cls":
-        pooled = backbone.get_layer("pooled_dense")(sequence_output[:, 0, :])
-    else:
+    outputs = SoftPromptEncoder(backbone, prompt_length, initial, name="soft_prompt")(inputs)
+    pooled = outputs["pooled_output"] if pooling == "cls" else None
+    if pooled is None:
         backbone.get_layer("pooled_dense").trainable = False
-        pooled = None
-    logits = classifier_head(sequence_output, inputs["padding_mask"], num_classes, dropout,
-                             pooled)
+    logits = classifier_head(outputs["sequence_output"], inputs["padding_mask"], num_classes,
+                             dropout, pooled)
     return keras.Model(inputs, logits, name="prompt_tuned_classifier")

@@ -89,10 +89,14 @@ class LayerFreezer(keras.callbacks.Callback):
         if self.unfreeze_every and self.unfreeze_unit == "epoch":
             self._enter(epoch // self.unfreeze_every)
 
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs_done = epoch + 1
+
     def on_train_batch_begin(self, batch, logs=None):
         if self.unfreeze_every and self.unfreeze_unit == "step":
-            step = self.model.optimizer.iterations.numpy()
-            self._enter(int(step) // self.unfreeze_every)
+            # Counted on the host: reading the optimizer's step would sync every batch.
+            step = getattr(self, "_epochs_done", 0) * (self.params or {}).get("steps", 0) + batch
+            self._enter(step // self.unfreeze_every)
 
 
 class PadFractionLogger(keras.callbacks.Callback):

@@ -69,11 +69,22 @@ def compare(base, strategies, learning_rates=None, train_fn=None, log=print):
     rows = []
     for i, (name, config) in enumerate(configs.items(), start=1):
         log(f"tfadapt.compare: [{i}/{len(configs)}] {name} → {config.model_dir}")
+        if _interrupted(config.model_dir):
+            log(f"tfadapt.compare: {name} did not finish last time; training it again")
+            config = dataclasses.replace(config, overwrite=True)
         summary = train_fn(config, log=log)
         rows.append(_row(name, config, summary))
+        write_comparison(rows, base.model_dir)  # after each run: an interruption keeps the rows
         _clear_session()
-    write_comparison(rows, base.model_dir)
     return rows
+
+
+def _interrupted(folder):
+    """A strategy folder of an earlier comparison whose run started but never finished."""
+    from tfadapt.training.model_dir import ModelDir
+
+    model_dir = ModelDir(folder)
+    return os.path.isfile(model_dir.config_json) and model_dir.finished_summary() is None
 
 
 def _clear_session():

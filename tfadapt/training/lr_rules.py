@@ -17,9 +17,8 @@ rules that other flags add (`--freeze_backbone`, `--freeze_embeddings`,
 
 import dataclasses
 import json
+import math
 import re
-
-import numpy as np
 
 from tfadapt.errors import UserError
 
@@ -59,7 +58,7 @@ def parse_rules(text, flag="lr_rules"):
             value = float(multiplier)
         except ValueError:
             value = -1.0
-        if not (value >= 0 and np.isfinite(value)):
+        if not (value >= 0 and math.isfinite(value)):
             raise UserError(f"--{flag}: {pattern}={multiplier}: the multiplier must be a "
                             "non-negative number (0 freezes)")
         rules.append(Rule(pattern, value, f"--{flag}"))
@@ -131,7 +130,7 @@ class RuleTable:
         for variable in variables:
             i = self.rule_index(variable.path)
             row = rest if i is None else rows[i]
-            size = int(np.prod(variable.shape))
+            size = math.prod(variable.shape)
             row["variables"] += 1
             row["frozen_params" if row["multiplier"] == 0 else "trainable_params"] += size
         return rows + [rest]

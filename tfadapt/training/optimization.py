@@ -7,7 +7,7 @@ from tfadapt.errors import UserError
 
 # Standard BERT practice: no weight decay on LayerNorm scales/offsets and on biases.
 # Keras matches these against each variable's short name.
-NO_DECAY = ("gamma", "beta", "bias")
+NO_DECAY = ("gamma", "beta", "bias", "prompt")  # prompt: the soft prompt of prompt tuning
 
 
 @keras.saving.register_keras_serializable(package="tfadapt")
@@ -57,17 +57,29 @@ class ScaledLearningRates:
     optimizer is built; scaling the gradient instead would be undone by Adam's
     normalisation.
 
+    With `per_variable_steps` (gradual unfreezing), Adam's bias correction counts each
+    variable's own updates: Keras corrects with the optimizer's global step count, which
+    would give a layer that joins late, with fresh moments, steps of up to ~6× its rate
+    for its first hundreds of updates.
+
     Args:
         lr_multipliers: {variable path: multiplier}; variables not named keep 1.
+        per_variable_steps: count updates per variable for Adam's bias correction.
     """
 
-    def __init__(self, *args, lr_multipliers=None, **kwargs):
+    def __init__(self, *args, lr_multipliers=None, per_variable_steps=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.lr_multipliers = dict(lr_multipliers or {})
+        self.per_variable_steps = per_variable_steps
 
     def build(self, variables):
         super().build(variables)
         self._lr_scales = [float(self.lr_multipliers.get(v.path, 1.0)) for v in variables]
+        self._own_steps = None
+        if self.per_variable_steps and hasattr(self, "beta_2"):
+            self._own_steps = [self.add_variable((), initializer="zeros", dtype="float32",
+                                                 name=f"{v.path.replace('/', '_')}_steps")
+                               for v in variables]
 
     def _lr_scale(self, variable):
         return self._lr_scales[self._get_variable_index(variable)]
@@ -76,6 +88,16 @@ class ScaledLearningRates:
         scale = self._lr_scale(variable)
         if scale != 1.0:
             learning_rate = learning_rate * scale
+        if self._own_steps is not None:
+            steps = self._own_steps[self._get_variable_index(variable)]
+            own = steps + 1.0
+            self.assign(steps, own)
+            # Adam's step uses lr·√(1-β₂ᵗ)/(1-β₁ᵗ) with the global t: swap in the own count.
+            shared = tf.cast(self.iterations + 1, tf.float32)
+            b1, b2 = float(self.beta_1), float(self.beta_2)
+            correction = (tf.sqrt(1 - b2 ** own) / (1 - b1 ** own)) * (
+                (1 - b1 ** shared) / tf.sqrt(1 - b2 ** shared))
+            learning_rate = tf.cast(learning_rate, tf.float32) * correction
         return super().update_step(gradient, variable, learning_rate)
 
     def _apply_weight_decay(self, variables):
@@ -100,7 +122,8 @@ class ScaledLearningRates:
             distributed, self._distribution_strategy, variables)
 
     def get_config(self):
-        return {**super().get_config(), "lr_multipliers": self.lr_multipliers}
+        return {**super().get_config(), "lr_multipliers": self.lr_multipliers,
+                "per_variable_steps": self.per_variable_steps}
 
 
 @keras.saving.register_keras_serializable(package="tfadapt")
@@ -119,16 +142,19 @@ class ScaledSGD(ScaledLearningRates, keras.optimizers.SGD):
 
 
 def build_optimizer(name, learning_rate, total_steps, warmup_ratio=0.1, decay="linear",
-                    weight_decay=0.01, clip_norm=1.0, lr_multipliers=None):
+                    weight_decay=0.01, clip_norm=1.0, lr_multipliers=None,
+                    per_variable_steps=False):
     """AdamW / Adam / SGD on a warmup-then-decay schedule, with global-norm clipping.
 
     Weight decay is decoupled (Keras applies it apart from the gradient step) and skips
-    LayerNorm parameters and biases. `lr_multipliers` ({variable path: multiplier})
-    scales the rate of single variables (see `ScaledLearningRates`).
+    LayerNorm parameters, biases and the soft prompt. `lr_multipliers` ({variable path:
+    multiplier}) scales the rate of single variables; `per_variable_steps` keeps Adam's
+    bias correction right for variables that start training late (see
+    `ScaledLearningRates`).
     """
     schedule = WarmupLinearDecay(learning_rate, int(round(total_steps * warmup_ratio)),
                                  total_steps, decay)
-    common = {"lr_multipliers": lr_multipliers}
+    common = {"lr_multipliers": lr_multipliers, "per_variable_steps": per_variable_steps}
     if clip_norm > 0:
         common["global_clipnorm"] = clip_norm
     if name == "adamw":

@@ -46,7 +46,7 @@ def read_inputs(config, log=print):
     if config.augment_copies:
         # After the split: held-out examples and their copies never reach training.
         synonyms = read_synonyms(config.synonyms, config.encoding) if config.synonyms else {}
-        train = augment_examples(train, config.augment_copies, config.augment_ops,
+        train = augment_examples(train, config.augment_copies, config.eda_ops,
                                  config.augment_rate, synonyms, config.seed)
     test = None
     if config.test_data:
@@ -117,7 +117,7 @@ def train(config, strategy=None, log=print):
                             f"{backbone.max_sequence_length} positions at most")
         model = _build_model(config, backbone, tokenizer, num_classes)
         table = RuleTable(rules_for(config, backbone.num_layers))
-        table.check(model.trainable_variables)
+        table.check(model.weights)  # a typo'd pattern fails; a frozen match is fine
         every, unit = config.unfreeze_plan or (0, "epoch")
         freezer = LayerFreezer(model, table, backbone.num_layers, every, unit, log)
         ever_trained = freezer.ever_trained()
@@ -125,7 +125,8 @@ def train(config, strategy=None, log=print):
                                     steps_per_epoch * config.epochs, config.warmup_ratio,
                                     config.lr_decay, config.weight_decay, config.clip_norm,
                                     lr_multipliers={v.path: table.multiplier(v.path)
-                                                    for v in ever_trained})
+                                                    for v in ever_trained},
+                                    per_variable_steps=bool(every))
         if placement.dtype_policy == "mixed_float16":
             # Keras scales the loss itself only when the whole model's policy is fp16;
             # here only the backbone is (the head stays float32).
