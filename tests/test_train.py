@@ -215,3 +215,14 @@ def test_train_under_mirrored_strategy(tmp_path, tiny_preset, review_files, mirr
     odd = dataclasses.replace(config, batch_size=7, model_dir=str(tmp_path / "odd"))
     with pytest.raises(UserError, match="--batch_size=7 does not split evenly over 2 replicas"):
         train(odd, strategy=mirrored, log=lambda _: None)
+
+
+def test_a_run_saved_before_a_flag_existed_is_the_same_job(tmp_path):
+    config = TrainConfig(train_data="t.csv", preset="p", model_dir=str(tmp_path))
+    current = json.loads(config.to_json())
+    older = {k: v for k, v in current.items() if k not in ("lr_rules", "augment_ops")}
+    (tmp_path / "run.json").write_text(json.dumps({"config": older}))
+    assert ModelDir(str(tmp_path)).check(current, overwrite=False) == {"config": older}
+    changed = {**current, "epochs": 9}
+    with pytest.raises(UserError, match="holds a different finished run"):
+        ModelDir(str(tmp_path)).check(changed, overwrite=False)

@@ -98,9 +98,20 @@ def _same_job(saved, current):
     if saved is None:
         return False
     ignore = ("overwrite",)  # it says what to do with an old run, not what the job is
+    # A run saved before a flag existed ran with that flag's default.
+    saved = {**_defaults(), **saved}
     saved = {k: v for k, v in saved.items() if k not in ignore}
     current = {k: v for k, v in current.items() if k not in ignore}
     return saved == current
+
+
+def _defaults():
+    import dataclasses
+
+    from tfadapt.config import TrainConfig
+
+    return {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+            for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
 
 
 def load_trained(root):

@@ -1,0 +1,62 @@
+"""CoNLL files for token classification: one `token<TAB or space>tag` per line, sentences
+separated by blank lines (a line of only whitespace, tabs included, is blank).
+
+Tags are BIO / IOB2 (`B-person`, `I-person`, `O`). A malformed line (one column, or a tag
+that is neither `O` nor `B-`/`I-` followed by a type) is a `UserError` naming `file:line`.
+An `I-` tag that does not continue an entity of its type is accepted, as the CoNLL
+evaluation accepts it: it starts a new entity.
+
+Example:
+>>> sentences = read_conll("ner.txt")
+>>> sentences[0].tokens[:3], sentences[0].tags[:3]
+(['@paulwalk', 'It', "'s"], ['O', 'O', 'O'])
+"""
+
+import dataclasses
+import re
+from typing import List
+
+from tfadapt.errors import UserError
+
+_TAG = re.compile(r"O|[BI]-\S+")
+
+
+@dataclasses.dataclass
+class Sentence:
+    tokens: List[str]
+    tags: List[str]
+    source: str  # "path:line" of the sentence's first token
+
+
+def read_conll(path, encoding="utf-8", flag="train_data"):
+    """The sentences of a CoNLL file, in order."""
+    try:
+        with open(path, encoding=encoding) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise UserError(f"--{flag}={path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"--{flag}={path}: not {encoding} text ({e.reason}); set "
+                        "--encoding") from None
+    sentences, tokens, tags, start = [], [], [], None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            if tokens:
+                sentences.append(Sentence(tokens, tags, f"{path}:{start}"))
+            tokens, tags = [], []
+            continue
+        columns = line.split()
+        if len(columns) < 2:
+            raise UserError(f"{path}:{number}: expected a token and a tag, found {line.strip()!r}")
+        tag = columns[-1]
+        if not _TAG.fullmatch(tag):
+            raise UserError(f"{path}:{number}: tag {tag!r} is not BIO (O, B-TYPE or I-TYPE)")
+        if not tokens:
+            start = number
+        tokens.append(columns[0])
+        tags.append(tag)
+    if tokens:
+        sentences.append(Sentence(tokens, tags, f"{path}:{start}"))
+    if not sentences:
+        raise UserError(f"--{flag}={path}: no sentences in the file")
+    return sentences
