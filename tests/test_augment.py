@@ -70,9 +70,9 @@ def test_bad_thesaurus_names_file_and_line(tmp_path, content, message):
 
 
 def test_missing_or_undecodable_thesaurus(tmp_path):
-    with pytest.raises(UserError, match=r"^--synonyms=.*: no such file"):
+    with pytest.raises(UserError, match=r"^--synonyms=.*: file not found"):
         read_synonyms(str(tmp_path / "missing.txt"))
     path = tmp_path / "latin.txt"
     path.write_bytes("caf\xe9, coffee\n".encode("latin-1"))
-    with pytest.raises(UserError, match=r"^--synonyms=.*: not utf-8 text"):
+    with pytest.raises(UserError, match=r"latin.txt:1: bytes that are not valid utf-8"):
         read_synonyms(str(path))

@@ -133,7 +133,7 @@ def test_a_different_job_in_a_used_model_dir_needs_overwrite(finished_run):
     (dict(lr_rules="encoder/=0", sequence_length=64), r"--lr_rules: pattern 'encoder/' matches no variable"),
     (dict(class_weights="neutral=2,calm=1"), r"--class_weights: 'calm' is not a label"),
     (dict(augment_copies=1, synonyms="/nonexistent/thesaurus.txt"),
-     r"--synonyms=/nonexistent/thesaurus.txt: no such file"),
+     r"--synonyms=/nonexistent/thesaurus.txt: file not found"),
 ])
 def test_bad_input_writes_nothing(tmp_path, tiny_preset, review_files, change, message):
     values = dict(train_data=review_files["train"], preset=tiny_preset,

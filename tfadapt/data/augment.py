@@ -20,6 +20,7 @@ import dataclasses
 
 import numpy as np
 
+from tfadapt.data.readers import read_lines
 from tfadapt.errors import UserError
 
 
@@ -34,15 +35,7 @@ def _key(words):
 def read_synonyms(path, encoding="utf-8"):
     """{word or phrase (lowercase): [its synonyms]} from a thesaurus file."""
     groups = {}
-    # A byte-order mark is not part of the first word.
-    reading = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    try:
-        with open(path, encoding=reading) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise UserError(f"--synonyms={path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"--synonyms={path}: not {encoding} text ({e.reason})") from None
+    lines = read_lines(path, "synonyms", encoding)
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue

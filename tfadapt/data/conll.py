@@ -16,6 +16,7 @@ import dataclasses
 import re
 from typing import List
 
+from tfadapt.data.readers import read_lines
 from tfadapt.errors import UserError
 
 _TAG = re.compile(r"O|[BI]-\S+")
@@ -30,14 +31,7 @@ class Sentence:
 
 def read_conll(path, encoding="utf-8", flag="train_data"):
     """The sentences of a CoNLL file, in order."""
-    try:
-        with open(path, encoding=encoding) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise UserError(f"--{flag}={path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"--{flag}={path}: not {encoding} text ({e.reason}); set "
-                        "--encoding") from None
+    lines = read_lines(path, flag, encoding)
     sentences, tokens, tags, start = [], [], [], None
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -60,6 +60,20 @@ def read_examples(spec, text_column, label_column, flag="train_data", encoding="
 
 # === Files ===
 
+def read_lines(path, flag, encoding="utf-8"):
+    """A text file's lines (for CoNLL files, thesauri); errors name the flag or file:line."""
+    if not os.path.isfile(path):
+        raise UserError(f"--{flag}={path}: file not found")
+    # A UTF-8 byte-order mark is not part of the first line.
+    reading = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        with open(path, encoding=reading) as f:
+            return f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}:{_line_of_bad_bytes(path, encoding)}: bytes that are not valid "
+                        f"{encoding} ({e.reason}); save the file as UTF-8 or set --encoding") from None
+
+
 def _read_file(path, text_column, label_column, flag, encoding):
     if not os.path.isfile(path):
         raise UserError(f"--{flag}={path}: file not found")
