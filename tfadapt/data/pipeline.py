@@ -118,15 +118,17 @@ def evaluation_dataset(texts, targets, preprocessor, batch_size, boundaries,
     fails on replicas of different sizes. A set smaller than `batch_size` is therefore
     batched in a multiple of `replicas`.
     """
-    lengths = np.concatenate([
-        length.numpy() for length in tf.data.Dataset.from_tensor_slices(
-            tf.constant(texts, tf.string)).batch(_TOKENIZE_BATCH).map(
-                lambda text: tf.reduce_sum(tf.cast(preprocessor(text)["padding_mask"], tf.int32), 1))])
-    order = np.argsort(lengths, kind="stable")
+    # Tokenized once, in batches; sorting needs every length before the first batch.
+    parts = list(tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+                 .batch(_TOKENIZE_BATCH).map(preprocessor).as_numpy_iterator())
+    features = {k: np.concatenate([part[k] for part in parts]).astype("int32")
+                for k in ("token_ids", "segment_ids", "padding_mask")}
+    order = np.argsort(features["padding_mask"].sum(1), kind="stable")
     if len(texts) < batch_size:
         batch_size = max(replicas, len(texts) - len(texts) % replicas)
-    ds = tokenized_dataset([texts[i] for i in order], preprocessor, np.asarray(targets)[order])
-    ds = ds.padded_batch(batch_size)
+    ds = tf.data.Dataset.from_tensor_slices(
+        ({k: v[order] for k, v in features.items()}, np.asarray(targets)[order]))
+    ds = ds.map(_trim_padding, num_parallel_calls=AUTOTUNE).padded_batch(batch_size)
     if pad_to_boundary:  # a fixed set of shapes for XLA: pad to the next bucket edge
         edges = tf.constant([b for b in boundaries if b < preprocessor.sequence_length]
                             + [preprocessor.sequence_length])

@@ -16,31 +16,34 @@ from tfadapt.errors import UserError
 DEFAULT_LEARNING_RATES = {"head_only": 3e-3, "lora": 1e-3, "prompt": 3e-2}
 
 
+# Each strategy's settings, from the base config (which may set its own values).
+_CHANGES = {
+    "full": lambda base: {},
+    "freeze_lower": lambda base: {"freeze_embeddings": True,
+                                  "freeze_layers": base.freeze_layers or 3},
+    "gradual": lambda base: {"unfreeze_schedule": base.unfreeze_schedule or "1epoch"},
+    "llrd": lambda base: {"layer_lr_decay": base.layer_lr_decay if base.layer_lr_decay < 1
+                          else 0.8},
+    "prompt": lambda base: {"prompt_tuning_length": base.prompt_tuning_length or 20},
+    "lora": lambda base: {"lora_rank": base.lora_rank or 8},
+    "head_only": lambda base: {"freeze_backbone": True},
+}
+STRATEGIES = tuple(_CHANGES)
+# A plain fine-tuning config, so that only the chosen strategy's settings apply.
+_PLAIN = {"freeze_embeddings": False, "freeze_layers": 0, "unfreeze_schedule": "",
+          "layer_lr_decay": 1.0, "prompt_tuning_length": 0, "lora_rank": 0,
+          "freeze_backbone": False}
+
+
 def strategy_changes(name, base, learning_rates):
     """The config changes that make strategy `name` from the base config."""
-    changes = {
-        "full": {},
-        "freeze_lower": {"freeze_embeddings": True, "freeze_layers": base.freeze_layers or 3},
-        "gradual": {"unfreeze_schedule": base.unfreeze_schedule or "1epoch"},
-        "llrd": {"layer_lr_decay": base.layer_lr_decay if base.layer_lr_decay < 1 else 0.8},
-        "prompt": {"prompt_tuning_length": base.prompt_tuning_length or 20},
-        "lora": {"lora_rank": base.lora_rank or 8},
-        "head_only": {"freeze_backbone": True},
-    }
-    if name not in changes:
+    if name not in _CHANGES:
         raise UserError(f"--strategies: unknown strategy {name!r}; choose from "
-                        f"{', '.join(changes)}")
-    # Start from a plain fine-tuning config: only this strategy's settings apply.
-    plain = {"freeze_embeddings": False, "freeze_layers": 0, "unfreeze_schedule": "",
-             "layer_lr_decay": 1.0, "prompt_tuning_length": 0, "lora_rank": 0,
-             "freeze_backbone": False}
-    result = {**plain, **changes[name]}
+                        f"{', '.join(STRATEGIES)}")
+    result = {**_PLAIN, **_CHANGES[name](base)}
     if name in learning_rates:
         result["learning_rate"] = learning_rates[name]
     return result
-
-
-STRATEGIES = ("full", "freeze_lower", "gradual", "llrd", "prompt", "lora", "head_only")
 
 
 def parse_learning_rates(items):

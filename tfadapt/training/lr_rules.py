@@ -22,8 +22,9 @@ import re
 
 from tfadapt.errors import UserError
 
-EMBEDDINGS = r"^((token|position|segment)_embedding|embeddings_layer_norm)/"
-BACKBONE = r"^((token|position|segment)_embedding|embeddings_layer_norm|transformer_layer_\d+|pooled_dense)/"
+_EMBEDDING_LAYERS = r"(token|position|segment)_embedding|embeddings_layer_norm"
+EMBEDDINGS = rf"^({_EMBEDDING_LAYERS})/"
+BACKBONE = rf"^({_EMBEDDING_LAYERS}|transformer_layer_\d+|pooled_dense)/"
 
 # PATTERN=MULT items, comma-separated; the lazy pattern may itself hold commas ({1,2}).
 _RULE = re.compile(r"\s*(?P<pattern>.+?)\s*=\s*(?P<multiplier>[^,=\s]+)\s*(?:,|$)")
