@@ -19,20 +19,27 @@ TEXTS = ["This medicine made my headaches vanish.", "Awful side effects, café n
          "It was okay I guess"]
 
 
-def check_export(version_dir, model, preprocessor, label_names, texts=TEXTS):
-    """Runs tests/serving_check.py in a fresh process; compares with the in-memory model."""
+def serve_in_fresh_process(version_dir, inputs):
+    """Outputs of the export through both loaders (tests/serving_check.py), with no
+    keras_hub or tfadapt imported; `inputs` maps input names to lists of strings."""
     result = subprocess.run(
-        [sys.executable, os.path.join(REPO, "tests", "serving_check.py"), version_dir, *texts],
-        capture_output=True, text=True, timeout=300)
+        [sys.executable, os.path.join(REPO, "tests", "serving_check.py"), version_dir,
+         json.dumps(inputs)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["imported"] == []
+    return served
+
+
+def check_export(version_dir, model, preprocessor, label_names, texts=TEXTS):
+    """Runs tests/serving_check.py in a fresh process; compares with the in-memory model."""
+    served = serve_in_fresh_process(version_dir, {"text": texts})
     features = preprocessor(tf.constant(texts))
     features["padding_mask"] = tf.cast(features["padding_mask"], tf.int32)
     expected = tf.nn.softmax(model(features, training=False)).numpy()
     for loader in ("eager", "session"):
         np.testing.assert_allclose(served[loader]["probabilities"], expected, atol=1e-5)
         assert served[loader]["label"] == [label_names[i] for i in expected.argmax(-1)]
-    assert served["imported"] == []
     return served
 
 

@@ -34,7 +34,7 @@ def test_minilm_fine_tunes_and_reports(minilm_run):
     config, summary = minilm_run
     assert summary["test"]["model"]["examples"] == 16
     assert np.isfinite(summary["history"]["loss"]).all()
-    assert summary["labels"] == ["negative", "neutral", "positive"]
+    assert summary["labels"]["labels"] == ["negative", "neutral", "positive"]
 
 
 def test_minilm_export_serves_the_same_probabilities(minilm_run):

@@ -231,12 +231,14 @@ def test_augmentation_touches_only_training_data(tmp_path, review_files):
 
 
 def test_lora_alpha_sets_the_adapter_scale(tiny_preset):
+    from tfadapt.data.labels import LabelMap
+    from tfadapt.tasks import get_task
     from tfadapt.training.trainer import _build_model
 
     config = TrainConfig(train_data="t", preset=tiny_preset, model_dir="m", lora_rank=2,
                          lora_alpha=8)
     backbone = keras_hub.models.BertBackbone.from_preset(tiny_preset)
-    _build_model(config, backbone, None, 3)
+    _build_model(get_task("classification"), config, backbone, None, LabelMap("abc"))
     adapted = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", 0)]
     assert len(adapted) == 4  # query and value of both layers
     assert {(layer.lora_rank, layer.lora_alpha) for layer in adapted} == {(2, 8)}
@@ -259,9 +261,13 @@ def test_prompt_model_saves_and_loads(tiny_preset, tmp_path, pooling):
 
 def test_lora_with_flag_rules_on_frozen_variables_checks_out(tiny_preset):
     from tfadapt.training.lr_rules import RuleTable, rules_for
+    from tfadapt.data.labels import LabelMap
+    from tfadapt.tasks import get_task
     from tfadapt.training.trainer import _build_model
 
     config = TrainConfig(train_data="t", preset=tiny_preset, model_dir="m", lora_rank=2,
                          freeze_embeddings=True, layer_lr_decay=0.9)
-    model = _build_model(config, keras_hub.models.BertBackbone.from_preset(tiny_preset), None, 3)
+    model = _build_model(get_task("classification"), config,
+                         keras_hub.models.BertBackbone.from_preset(tiny_preset), None,
+                         LabelMap("abc"))
     RuleTable(rules_for(config, 2)).check(model.weights)  # the embeddings exist, frozen by LoRA

@@ -18,6 +18,12 @@ def define_data_flags(fv):
     flags.DEFINE_string("text_column", "text", "Column (or TFDS feature) holding the text.", flag_values=fv)
     flags.DEFINE_string("label_column", "label", "Column (or TFDS feature) holding the label; "
                         "read as a string.", flag_values=fv)
+    flags.DEFINE_string("text_pair_column", None, "--task=pair: the column (or TFDS "
+                        "feature) holding each pair's second text.", flag_values=fv)
+    flags.DEFINE_list("label_columns", [], "--task=multilabel with one 0/1 column per label: "
+                      "those columns (--label_column is then not read).", flag_values=fv)
+    flags.DEFINE_string("label_delimiter", "|", "--task=multilabel: what separates the labels "
+                        "in the label column (an empty cell: no label).", flag_values=fv)
     flags.DEFINE_string("encoding", "utf-8", "Text encoding of the data files.", flag_values=fv)
     flags.DEFINE_string("tfds_data_dir", None, "Where TFDS datasets are prepared (TFDS's "
                         "default when unset).", flag_values=fv)
@@ -28,8 +34,13 @@ def define_train_flags(fv):
     d = config_lib.TrainConfig
     define_data_flags(fv)
     # === Data ===
+    flags.DEFINE_enum("task", d.task, config_lib.TASKS, "What to predict: a class per text "
+                      "(classification), a set of labels (multilabel), a number (regression), a "
+                      "class per text pair (pair), or a BIO tag per word from CoNLL files "
+                      "(token_classification).", flag_values=fv)
     flags.DEFINE_string("train_data", None, "Training data: a .csv, .tsv or .jsonl file, or "
-                        "tfds:NAME[:SPLIT].", flag_values=fv)
+                        "tfds:NAME[:SPLIT]; a CoNLL file (token and tag per line) for "
+                        "--task=token_classification.", flag_values=fv)
     flags.DEFINE_string("validation_data", None, "Validation data (same forms). When unset, "
                         "--validation_split of the training data is held out.", flag_values=fv)
     flags.DEFINE_string("test_data", None, "Test data, evaluated after training.", flag_values=fv)
@@ -73,6 +84,11 @@ def define_train_flags(fv):
                          "frozen (0: off).", flag_values=fv)
     flags.DEFINE_float("lora_alpha", 0.0, "LoRA scale numerator: updates are scaled by "
                        "alpha / rank (0: alpha = rank).", flag_values=fv)
+    flags.DEFINE_string("threshold", d.threshold, "--task=multilabel decision threshold on "
+                        "each label's probability: auto (tuned per label for F1 on the "
+                        "validation data) or a probability such as 0.5.", flag_values=fv)
+    flags.DEFINE_enum("regression_loss", d.regression_loss, config_lib.REGRESSION_LOSSES,
+                      "--task=regression loss on the standardised target.", flag_values=fv)
     # === Optimization ===
     flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size, split across replicas.", flag_values=fv)
     flags.DEFINE_integer("epochs", d.epochs, "Training epochs.", flag_values=fv)
@@ -88,8 +104,11 @@ def define_train_flags(fv):
                          "validation split.", flag_values=fv)
     flags.DEFINE_integer("early_stopping_patience", d.early_stopping_patience, "Stop after N "
                          "epochs without improvement and restore the best weights (0: off).", flag_values=fv)
-    flags.DEFINE_enum("early_stopping_metric", d.early_stopping_metric, config_lib.MONITORED,
-                      "Metric monitored for early stopping and the best checkpoint.", flag_values=fv)
+    monitors = sorted({m for ms in config_lib.MONITORS.values() for m in ms})
+    flags.DEFINE_enum("early_stopping_metric", d.early_stopping_metric, ["auto"] + monitors,
+                      "Metric monitored for early stopping and the best checkpoint; auto: "
+                      + "; ".join(f"{task} {ms[0]}" for task, ms in config_lib.MONITORS.items())
+                      + ".", flag_values=fv)
     flags.DEFINE_boolean("freeze_embeddings", False, "Freeze the embedding layers.", flag_values=fv)
     flags.DEFINE_integer("freeze_layers", 0, "Freeze the lowest N encoder layers.", flag_values=fv)
     flags.DEFINE_boolean("freeze_backbone", False, "Freeze the whole backbone: only the head "
@@ -156,3 +175,125 @@ def exit_on_user_error(command, fn, *args):
     except UserError as e:
         print(f"{command}: error: {e}", file=sys.stderr)
         sys.exit(1)
+
+
+# === Masked-LM pretraining (`python -m tfadapt.pretrain`) ===
+
+
+def define_pretrain_flags(fv):
+    """All flags of `python -m tfadapt.pretrain`."""
+    d = config_lib.PretrainConfig
+    # === Data ===
+    flags.DEFINE_string("train_data", None, "Unlabeled domain text: a .txt file (one text per "
+                        "line, blank lines skipped), the --text_column of a .csv, .tsv or "
+                        ".jsonl, or tfds:NAME[:SPLIT]. DAPT: a large domain corpus; TAPT: the "
+                        "task's own training file.", flag_values=fv)
+    flags.DEFINE_string("validation_data", None, "Held-out text (same forms), scored before, "
+                        "during and after training. When unset, --validation_split of the "
+                        "training texts is held out (seeded).", flag_values=fv)
+    flags.DEFINE_float("validation_split", d.validation_split, "Share of the training texts "
+                       "held out when --validation_data is unset.", flag_values=fv)
+    flags.DEFINE_string("text_column", d.text_column, "Column (or TFDS feature) holding the "
+                        "text; not read for .txt files.", flag_values=fv)
+    flags.DEFINE_string("encoding", d.encoding, "Text encoding of the data files.", flag_values=fv)
+    flags.DEFINE_string("tfds_data_dir", None, "Where TFDS datasets are prepared (TFDS's "
+                        "default when unset).", flag_values=fv)
+    flags.DEFINE_integer("max_train_examples", 0, "Use a seeded random sample of N texts of "
+                         "--train_data, before --validation_split holds some out (0: all).",
+                         flag_values=fv)
+    # === Model and masking ===
+    flags.DEFINE_string("preset", None, "The model to adapt: a local Hugging Face BERT folder, "
+                        "a local KerasHub preset folder, a KerasHub/Kaggle preset name, or "
+                        "hf://ORG/NAME.", flag_values=fv)
+    flags.DEFINE_integer("sequence_length", d.sequence_length, "Longest token sequence; "
+                         "longer texts are truncated.", flag_values=fv)
+    flags.DEFINE_float("mask_rate", d.mask_rate, "Share of the word pieces chosen for "
+                       "prediction; of those, 80% become [MASK], 10% a random token, 10% "
+                       "stay.", flag_values=fv)
+    flags.DEFINE_boolean("whole_word_masking", False, "Choose whole words: all pieces of a "
+                         "chosen word are masked together.", flag_values=fv)
+    # === Optimization ===
+    flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size, split across "
+                         "replicas.", flag_values=fv)
+    flags.DEFINE_integer("epochs", d.epochs, "Passes over the training texts (new masks "
+                         "every pass).", flag_values=fv)
+    flags.DEFINE_integer("max_steps", d.max_steps, "Stop after N training steps (0: --epochs "
+                         "decides).", flag_values=fv)
+    flags.DEFINE_float("learning_rate", d.learning_rate, "Peak AdamW learning rate.", flag_values=fv)
+    flags.DEFINE_float("warmup_ratio", d.warmup_ratio, "Share of steps with linear warmup, "
+                       "then linear decay to 0.", flag_values=fv)
+    flags.DEFINE_float("weight_decay", d.weight_decay, "Decoupled weight decay (not on "
+                       "LayerNorm or biases).", flag_values=fv)
+    flags.DEFINE_integer("seed", d.seed, "Seed for initialisation, sampling, the held-out "
+                         "split and the masks.", flag_values=fv)
+    # === Runtime ===
+    flags.DEFINE_string("model_dir", None, "Where the run's files go.", flag_values=fv)
+    flags.DEFINE_string("output_preset", None, "Where the adapted backbone + tokenizer go, as "
+                        "a KerasHub preset that `tfadapt.train --preset=` takes (default "
+                        "MODEL_DIR/preset).", flag_values=fv)
+    flags.DEFINE_enum("strategy", d.strategy, config_lib.STRATEGIES, "Distribution strategy.",
+                      flag_values=fv)
+    flags.DEFINE_string("tpu", None, "TPU name or grpc address; 'local' on a TPU VM.", flag_values=fv)
+    flags.DEFINE_enum("jit_compile", d.jit_compile, config_lib.TRISTATE, "XLA compilation; "
+                      "auto: on for TPU and a single GPU, off on CPU.", flag_values=fv)
+    flags.DEFINE_enum("mixed_precision", d.mixed_precision, config_lib.MIXED_PRECISION,
+                      "auto: bf16 on TPU, fp16 on GPU, off on CPU.", flag_values=fv)
+    flags.DEFINE_list("bucket_boundaries", [str(b) for b in d.bucket_boundaries], "Length "
+                      "buckets: batches are padded to the longest text of their bucket.",
+                      flag_values=fv)
+    flags.DEFINE_boolean("overwrite", False, "Replace an existing run in --model_dir (and "
+                         "--output_preset).", flag_values=fv)
+    flags.mark_flags_as_required(["train_data", "preset", "model_dir"], flag_values=fv)
+
+
+def pretrain_config_from_flags(fv):
+    """The validated `PretrainConfig` of parsed pretrain flags."""
+    values = {f.name: fv[f.name].value for f in dataclasses.fields(config_lib.PretrainConfig)}
+    try:
+        values["bucket_boundaries"] = tuple(int(b) for b in values["bucket_boundaries"])
+    except ValueError:
+        raise UserError(f"--bucket_boundaries={','.join(values['bucket_boundaries'])}: "
+                        "expected integers") from None
+    return config_lib.PretrainConfig(**values).with_absolute_paths()
+
+
+def define_adapt_flags(fv):
+    """All flags of `python -m tfadapt.adapt`: those of `tfadapt.train`, plus adaptation's."""
+    d = config_lib.AdaptConfig
+    define_train_flags(fv)
+    flags.DEFINE_string("domain_data", None, "Unlabeled domain text for masked-LM adaptation "
+                        "(DAPT): a .txt file (one text per line), a .csv/.tsv/.jsonl with "
+                        "--domain_text_column, or tfds:NAME[:SPLIT]. Unset: the task's own "
+                        "training text (TAPT).", flag_values=fv)
+    flags.DEFINE_string("domain_text_column", d.domain_text_column, "The text column of "
+                        "--domain_data.", flag_values=fv)
+    flags.DEFINE_string("domain_encoding", d.domain_encoding, "Text encoding of --domain_data.",
+                        flag_values=fv)
+    flags.DEFINE_integer("mlm_max_examples", 0, "Masked-LM training on the first N domain "
+                         "texts only (0: all).", flag_values=fv)
+    flags.DEFINE_integer("mlm_sequence_length", d.mlm_sequence_length, "Masked-LM sequence "
+                         "length.", flag_values=fv)
+    flags.DEFINE_integer("mlm_batch_size", d.mlm_batch_size, "Masked-LM batch size.",
+                         flag_values=fv)
+    flags.DEFINE_integer("mlm_epochs", d.mlm_epochs, "Masked-LM epochs over the domain text.",
+                         flag_values=fv)
+    flags.DEFINE_integer("mlm_max_steps", 0, "Stop masked-LM training after N steps (0: "
+                         "--mlm_epochs decides).", flag_values=fv)
+    flags.DEFINE_float("mlm_learning_rate", d.mlm_learning_rate, "Masked-LM peak learning "
+                       "rate.", flag_values=fv)
+    flags.DEFINE_float("mask_rate", d.mask_rate, "Share of word pieces masked (80% [MASK], "
+                       "10% random, 10% kept).", flag_values=fv)
+    flags.DEFINE_boolean("whole_word_masking", False, "Mask all pieces of a chosen word.",
+                         flag_values=fv)
+    flags.DEFINE_list("extra_test_data", [], "Out-of-domain test sets, NAME=PATH,…: both "
+                      "models are evaluated on each (same columns as --test_data).",
+                      flag_values=fv)
+
+
+def adapt_config_from_flags(fv):
+    """The validated `AdaptConfig` of parsed adapt flags."""
+    train = train_config_from_flags(fv)
+    values = {f.name: fv[f.name].value for f in dataclasses.fields(config_lib.AdaptConfig)
+              if f.name != "train"}
+    values["extra_test_data"] = tuple(item.strip() for item in values["extra_test_data"])
+    return config_lib.AdaptConfig(train=train, **values).with_absolute_paths()

@@ -20,7 +20,16 @@ LR_DECAYS = ("linear", "constant")
 TRISTATE = ("auto", "true", "false")
 MIXED_PRECISION = ("auto", "off", "bf16", "fp16")
 POOLINGS = ("mean", "cls")
-MONITORED = ("val_macro_f1", "val_accuracy", "val_loss")
+TASKS = ("classification", "multilabel", "regression", "pair", "token_classification")
+# What each task's early stopping may monitor; the first is the default (`auto`).
+MONITORS = {
+    "classification": ("val_macro_f1", "val_accuracy", "val_loss"),
+    "pair": ("val_macro_f1", "val_accuracy", "val_loss"),
+    "multilabel": ("val_macro_f1", "val_micro_f1", "val_loss"),
+    "regression": ("val_loss", "val_rmse"),
+    "token_classification": ("val_entity_f1", "val_token_accuracy", "val_loss"),
+}
+REGRESSION_LOSSES = ("mse", "huber")
 AUGMENT_OPS = ("synonym", "swap", "delete", "insert")
 _UNFREEZE = re.compile(r"(\d+)\s*(epoch|step)s?")
 
@@ -33,10 +42,14 @@ class TrainConfig:
     train_data: str
     preset: str
     model_dir: str
+    task: str = "classification"
     validation_data: Optional[str] = None
     test_data: Optional[str] = None
     text_column: str = "text"
     label_column: str = "label"
+    text_pair_column: Optional[str] = None
+    label_columns: Tuple[str, ...] = ()
+    label_delimiter: str = "|"
     labels: Optional[Tuple[str, ...]] = None
     validation_split: float = 0.1
     encoding: str = "utf-8"
@@ -56,6 +69,8 @@ class TrainConfig:
     prompt_init_words: Tuple[str, ...] = ()
     lora_rank: int = 0
     lora_alpha: float = 0.0
+    threshold: str = "auto"
+    regression_loss: str = "mse"
 
     # === Optimization ===
     batch_size: int = 32
@@ -68,7 +83,7 @@ class TrainConfig:
     optimizer: str = "adamw"
     seed: int = 42
     early_stopping_patience: int = 2
-    early_stopping_metric: str = "val_macro_f1"
+    early_stopping_metric: str = "auto"
     freeze_embeddings: bool = False
     freeze_layers: int = 0
     freeze_backbone: bool = False
@@ -89,7 +104,26 @@ class TrainConfig:
         _check(self.train_data, "train_data", "is required")
         _check(self.preset, "preset", "is required")
         _check(self.model_dir, "model_dir", "is required")
+        _check(self.task in TASKS, "task", f"is {self.task!r}; choose one of {', '.join(TASKS)}")
         _check(self.text_column, "text_column", "must not be empty")
+        _check((self.task == "pair") == bool(self.text_pair_column), "text_pair_column",
+               "names the second text's column of --task=pair (and only of it)")
+        _check(self.task == "multilabel" or not self.label_columns, "label_columns",
+               "(one 0/1 column per label) is for --task=multilabel")
+        _check(self.label_delimiter.strip(), "label_delimiter", "must not be blank")
+        _check(self.task == "multilabel" or self.threshold == "auto", "threshold",
+               "is for --task=multilabel")
+        _check(self.threshold == "auto" or _is_probability(self.threshold), "threshold",
+               f"is {self.threshold!r}; expected auto (tuned per label on validation data) "
+               "or a probability such as 0.5")
+        _check(self.task in ("classification", "pair") or self.class_weights == "none",
+               "class_weights", "is for --task=classification or pair")
+        _check(self.task not in ("pair", "token_classification") or not self.augment_copies,
+               "augment_copies", f"(EDA) does not apply to --task={self.task}")
+        monitors = MONITORS.get(self.task, ())
+        _check(self.early_stopping_metric in ("auto",) + monitors, "early_stopping_metric",
+               f"is {self.early_stopping_metric!r}; --task={self.task} monitors one of "
+               f"auto, {', '.join(monitors)}")
         _check(self.label_column, "label_column", "must not be empty")
         _check(0 < self.validation_split < 1, "validation_split", "must be in (0, 1)")
         _check(2 <= self.sequence_length <= 4096, "sequence_length", "must be in [2, 4096]")
@@ -153,7 +187,7 @@ class TrainConfig:
         for name, choices in (("strategy", STRATEGIES), ("optimizer", OPTIMIZERS),
                               ("lr_decay", LR_DECAYS), ("jit_compile", TRISTATE),
                               ("mixed_precision", MIXED_PRECISION), ("pooling", POOLINGS),
-                              ("early_stopping_metric", MONITORED)):
+                              ("regression_loss", REGRESSION_LOSSES)):
             value = getattr(self, name)
             _check(value in choices, name, f"is {value!r}; choose one of {', '.join(choices)}")
 
@@ -207,16 +241,31 @@ class TrainConfig:
         return AUGMENT_OPS if self.synonyms else ("swap", "delete")
 
     @property
+    def monitor(self):
+        """The metric early stopping and the best checkpoint follow (`auto` resolved)."""
+        if self.early_stopping_metric == "auto":
+            return MONITORS[self.task][0]
+        return self.early_stopping_metric
+
+    @property
     def unfreeze_plan(self):
         """(every, unit) of --unfreeze_schedule, e.g. (1, "epoch"); None when off."""
         match = _UNFREEZE.fullmatch(self.unfreeze_schedule or "")
         return (int(match[1]), match[2]) if match else None
 
 
-LIST_FIELDS = ("labels", "bucket_boundaries", "augment_ops", "prompt_init_words")
+LIST_FIELDS = ("labels", "bucket_boundaries", "augment_ops", "prompt_init_words",
+               "label_columns")
 _INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir",
                 "synonyms")
 _OUTPUT_DIRS = ("model_dir", "export_dir")
+
+
+def _is_probability(text):
+    try:
+        return 0 < float(text) < 1
+    except ValueError:
+        return False
 
 
 def _known_encoding(name):
@@ -230,3 +279,168 @@ def _known_encoding(name):
 def _check(ok, flag, message):
     if not ok:
         raise UserError(f"--{flag} {message}")
+
+
+# === Masked-LM pretraining (`python -m tfadapt.pretrain`) ===
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    """Everything a masked-LM pretraining run needs. Field names are the flag names.
+
+    Domain-adaptive (DAPT) and task-adaptive (TAPT) pretraining differ only in
+    `train_data`: a large domain corpus, or the task's own training text.
+
+    Example:
+    >>> PretrainConfig(train_data=".assets/tweets/train.csv", preset=".assets/all-minilm-l6-v2",
+    ...                model_dir="runs/tapt", sequence_length=64).preset_dir
+    'runs/tapt/preset'
+    """
+
+    # === Data ===
+    train_data: str
+    preset: str
+    model_dir: str
+    validation_data: Optional[str] = None
+    validation_split: float = 0.1
+    text_column: str = "text"
+    encoding: str = "utf-8"
+    tfds_data_dir: Optional[str] = None
+    max_train_examples: int = 0
+
+    # === Masking ===
+    sequence_length: int = 128
+    mask_rate: float = 0.15
+    whole_word_masking: bool = False
+
+    # === Optimization ===
+    batch_size: int = 32
+    epochs: int = 3
+    max_steps: int = 0
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 42
+
+    # === Runtime ===
+    output_preset: Optional[str] = None
+    strategy: str = "auto"
+    tpu: Optional[str] = None
+    jit_compile: str = "auto"
+    mixed_precision: str = "auto"
+    bucket_boundaries: Tuple[int, ...] = TrainConfig.bucket_boundaries
+    overwrite: bool = False
+
+    def __post_init__(self):
+        _check(self.train_data, "train_data", "is required")
+        _check(self.preset, "preset", "is required")
+        _check(self.model_dir, "model_dir", "is required")
+        _check(self.text_column, "text_column", "must not be empty")
+        _check(0 < self.validation_split < 1, "validation_split", "must be in (0, 1)")
+        _check(_known_encoding(self.encoding), "encoding",
+               f"is {self.encoding!r}, which Python does not know (e.g. utf-8, latin-1)")
+        _check(self.max_train_examples >= 0, "max_train_examples", "must be non-negative")
+        # [CLS], [SEP] and at least two pieces, one of which can be masked.
+        _check(4 <= self.sequence_length <= 4096, "sequence_length", "must be in [4, 4096]")
+        _check(0 < self.mask_rate < 1, "mask_rate", "must be in (0, 1); BERT uses 0.15")
+        _check(self.batch_size >= 1, "batch_size", "must be at least 1")
+        _check(self.epochs >= 1, "epochs", "must be at least 1")
+        _check(self.max_steps >= 0, "max_steps", "must be non-negative (0: --epochs decides)")
+        _check(self.learning_rate > 0, "learning_rate", "must be positive")
+        _check(0 <= self.warmup_ratio < 1, "warmup_ratio", "must be in [0, 1)")
+        _check(self.weight_decay >= 0, "weight_decay", "must be non-negative")
+        _check(list(self.bucket_boundaries) == sorted(set(self.bucket_boundaries))
+               and all(b > 0 for b in self.bucket_boundaries),
+               "bucket_boundaries", "must be increasing positive integers")
+        _check(not self.output_preset or os.path.abspath(self.output_preset)
+               != os.path.abspath(self.preset), "output_preset",
+               "must differ from --preset (the run would overwrite what it reads)")
+        for name, choices in (("strategy", STRATEGIES), ("jit_compile", TRISTATE),
+                              ("mixed_precision", MIXED_PRECISION)):
+            value = getattr(self, name)
+            _check(value in choices, name, f"is {value!r}; choose one of {', '.join(choices)}")
+
+    @property
+    def preset_dir(self):
+        """Where the adapted backbone + tokenizer go: --output_preset, else MODEL_DIR/preset."""
+        return self.output_preset or os.path.join(self.model_dir, "preset")
+
+    # === Serialization ===
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        values = json.loads(text)
+        values["bucket_boundaries"] = tuple(values.get("bucket_boundaries") or ())
+        return cls(**values)
+
+    def with_absolute_paths(self):
+        """The same job with local paths made absolute (see `TrainConfig.with_absolute_paths`)."""
+        changes = {}
+        for name in ("model_dir", "output_preset", "train_data", "validation_data", "preset",
+                     "tfds_data_dir"):
+            value = getattr(self, name)
+            if value and (name in ("model_dir", "output_preset") or os.path.exists(value)):
+                changes[name] = os.path.abspath(value)
+        return dataclasses.replace(self, **changes)
+
+    def to_flagfile(self, command="python -m tfadapt.pretrain"):
+        """A flagfile that re-runs this exact job (--overwrite is left out)."""
+        lines = [f"# Re-run this job with: {command} --flagfile=<this file>"]
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None or field.name == "overwrite":
+                continue
+            if isinstance(value, bool):
+                lines.append(f"--{field.name}" if value else f"--no{field.name}")
+            elif isinstance(value, tuple):
+                lines.append(f"--{field.name}={','.join(str(v) for v in value)}")
+            else:
+                lines.append(f"--{field.name}={value}")
+        return "\n".join(lines) + "\n"
+
+
+# === Domain adaptation end to end (`python -m tfadapt.adapt`) ===
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptConfig:
+    """A fine-tuning job (`train`, with every `tfadapt.train` setting) and how to adapt
+    its base model to the domain first. `domain_data` unset: task-adaptive pretraining
+    on the task's own training text (TAPT); set: domain-adaptive pretraining on it (DAPT).
+    """
+
+    train: TrainConfig
+    domain_data: Optional[str] = None
+    domain_text_column: str = "text"
+    domain_encoding: str = "utf-8"
+    mlm_max_examples: int = 0
+    mlm_sequence_length: int = 128
+    mlm_batch_size: int = 32
+    mlm_epochs: int = 1
+    mlm_max_steps: int = 0
+    mlm_learning_rate: float = 1e-4
+    mask_rate: float = 0.15
+    whole_word_masking: bool = False
+    extra_test_data: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        from tfadapt.training.adaptation import parse_test_sets, stage_configs
+
+        _check(self.train.test_data, "test_data", "is required: the report compares the base "
+               "and the adapted model on it")
+        _check(_known_encoding(self.domain_encoding), "domain_encoding",
+               f"is {self.domain_encoding!r}, which Python does not know")
+        parse_test_sets(self.extra_test_data)
+        stage_configs(self)  # the masked-LM settings are checked as a PretrainConfig
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    def with_absolute_paths(self):
+        changes = {"train": self.train.with_absolute_paths()}
+        if self.domain_data and os.path.exists(self.domain_data):
+            changes["domain_data"] = os.path.abspath(self.domain_data)
+        return dataclasses.replace(self, **changes)

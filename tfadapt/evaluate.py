@@ -3,13 +3,15 @@
     python -m tfadapt.evaluate --model_dir=runs/quickstart --test_data=reviews.tsv \
         --text_column=review --label_column=rating
 
-Writes report.json (accuracy, macro-F1, per-class precision/recall/F1, the confusion
-matrix, the majority-class baseline) and confusion_matrix.png to
-MODEL_DIR/eval/<name>/ (or --output_dir) and prints the summary table.
+Writes report.json and a PNG to MODEL_DIR/eval/<name>/ (or --output_dir) and prints the
+summary table. What the report holds depends on the run's task: accuracy, macro-F1,
+per-class precision/recall/F1, the confusion matrix and the majority-class baseline
+(classification, pairs); micro/macro-F1, per-label figures and subset accuracy
+(multilabel); RMSE, MAE, Pearson and Spearman (regression); entity-level P/R/F1 per type
+and token accuracy (token classification).
 """
 
-import os
-
+import dataclasses
 import os
 
 from absl import app
@@ -37,27 +39,28 @@ def define_flags(fv):
 
 def evaluate(model_dir, test_data, text_column=None, label_column=None, encoding="utf-8",
              tfds_data_dir=None, output_dir=None, batch_size=64):
-    """Evaluates the run in `model_dir`; returns (report, json_path, png_path).
+    """Evaluates the run in `model_dir`; returns (report, {what: path written}).
 
     `text_column` / `label_column` default to the columns the run was trained on.
     """
-    from tfadapt.data.readers import read_examples
+    from tfadapt.tasks import get_task
     from tfadapt.training.model_dir import ModelDir, load_trained
 
     # Check what the user named before TensorFlow loads.
     trained = ModelDir(model_dir).require_trained()
-    examples = read_examples(test_data, text_column or trained.text_column,
-                             label_column or trained.label_column, flag="test_data",
-                             encoding=encoding, tfds_data_dir=tfds_data_dir)
-    from tfadapt.evaluation.evaluator import evaluate_classifier
-    from tfadapt.evaluation.report import write_report
+    task = get_task(trained.task)
+    reading = dataclasses.replace(
+        trained, encoding=encoding, tfds_data_dir=tfds_data_dir, batch_size=batch_size,
+        text_column=text_column or trained.text_column,
+        label_column=label_column or trained.label_column)
+    examples = task.read(test_data, reading, "test_data")
+    task.check(task.load_labels(ModelDir(model_dir).labels), examples)
 
-    model, preprocessor, label_map, config = load_trained(model_dir)
-    report = evaluate_classifier(model, preprocessor, examples, label_map, batch_size,
-                                 config.bucket_boundaries)
+    model, preprocessor, labels, _ = load_trained(model_dir)
+    report = task.evaluate(model, examples, labels, preprocessor, reading)
     name = os.path.splitext(os.path.basename(test_data.replace(":", "_")))[0]
-    json_path, png_path = write_report(report, output_dir or os.path.join(model_dir, "eval", name))
-    return report, json_path, png_path
+    paths = task.write_report(report, output_dir or os.path.join(model_dir, "eval", name))
+    return report, paths
 
 
 def main(argv):
@@ -66,13 +69,13 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
 
     given = lambda name: FLAGS[name].value if FLAGS[name].present else None  # noqa: E731
-    report, json_path, png_path = cli.exit_on_user_error(
+    report, paths = cli.exit_on_user_error(
         "tfadapt.evaluate", evaluate, FLAGS.model_dir, FLAGS.test_data, given("text_column"),
         given("label_column"), FLAGS.encoding, FLAGS.tfds_data_dir, FLAGS.output_dir,
         FLAGS.batch_size)
-    from tfadapt.evaluation.report import format_summary
+    from tfadapt.tasks import get_task
 
-    print(format_summary(report, {"report": json_path, "confusion matrix": png_path}))
+    print(get_task(report["task"]).format_summary(report, paths))
 
 
 def run():

@@ -3,8 +3,8 @@
     python -m tfadapt.export --model_dir=runs/quickstart --export_dir=serving/drugs
 
 Writes EXPORT_DIR/<next version>/ (1, 2, …: the layout TF Serving watches). Its
-`serving_default` signature takes `text`, a batch of strings, and returns
-`probabilities` [batch, classes] and `label` [batch] (the predicted class names).
+`serving_default` signature takes raw strings: `text` (and `text_pair` for a pair task),
+a batch of strings; what it returns depends on the task (README, "Serving").
 Loaders need `import tensorflow_text` first (stock TF Serving links its ops).
 """
 
@@ -32,10 +32,12 @@ def export(model_dir, export_dir):
     from tfadapt.training.model_dir import ModelDir, load_trained
 
     ModelDir(model_dir).require_trained()  # before TensorFlow loads
-    from tfadapt.serving.savedmodel import export_classifier
+    from tfadapt.serving.savedmodel import export_model
+    from tfadapt.tasks import get_task
 
-    model, preprocessor, label_map, _ = load_trained(model_dir)
-    return export_classifier(model, preprocessor, label_map.names, export_dir)
+    model, preprocessor, labels, config = load_trained(model_dir)
+    serve, signature = get_task(config.task).serving(model, preprocessor, labels, config)
+    return export_model(model, preprocessor, serve, signature, export_dir)
 
 
 def main(argv):

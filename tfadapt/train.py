@@ -22,8 +22,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     config = cli.exit_on_user_error("tfadapt.train", cli.train_config_from_flags, FLAGS)
     logging.set_verbosity(logging.WARNING)  # TensorFlow's export chatter goes through absl.
+    from tfadapt.tasks import get_task
     from tfadapt.training.trainer import train  # TensorFlow loads here, after flag checks.
-    from tfadapt.evaluation.report import format_summary
 
     summary = cli.exit_on_user_error("tfadapt.train", train, config)
     print()
@@ -31,7 +31,7 @@ def main(argv):
         paths = dict(summary["paths"])
         if "export" in paths:
             paths["serve"] = serving_hint(paths["export"])
-        print(format_summary(summary["test"], paths))
+        print(get_task(config.task).format_summary(summary["test"], paths))
     else:
         print(f"tfadapt: model written to {summary['paths']['model']}")
 

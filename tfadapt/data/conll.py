@@ -29,8 +29,30 @@ class Sentence:
     source: str  # "path:line" of the sentence's first token
 
 
+@dataclasses.dataclass
+class Sentences:
+    """The sentences of one data set, and where they came from."""
+
+    sentences: List[Sentence]
+    name: str
+
+    def __len__(self):
+        return len(self.sentences)
+
+    def subset(self, indices, name=None):
+        return Sentences([self.sentences[i] for i in indices], name or self.name)
+
+    @property
+    def tokens(self):
+        return [s.tokens for s in self.sentences]
+
+    @property
+    def tags(self):
+        return [s.tags for s in self.sentences]
+
+
 def read_conll(path, encoding="utf-8", flag="train_data"):
-    """The sentences of a CoNLL file, in order."""
+    """The sentences of a CoNLL file, in order (a list of `Sentence`)."""
     lines = read_lines(path, flag, encoding)
     sentences, tokens, tags, start = [], [], [], None
     for number, line in enumerate(lines, start=1):

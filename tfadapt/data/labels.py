@@ -122,3 +122,84 @@ def stratified_split(examples, fraction, seed):
         raise UserError("--validation_split holds out no example; give --validation_data")
     return (examples.subset(sorted(train)),
             examples.subset(sorted(held_out), name=f"{examples.name} (held out)"))
+
+
+class MultiLabelMap:
+    """The labels of a multi-label task: an example's label is a set of names, written
+    as one string joined by `delimiter` (an empty string: no label).
+
+    `thresholds` are the per-label decision thresholds on sigmoid probabilities (set
+    after training, see `tasks.multilabel`).
+
+    Example:
+    >>> label_map = MultiLabelMap.for_training(examples_with_labels(["a|b", "", "b"]))
+    >>> label_map.names, label_map.multi_hot(["b", "a|b"]).tolist()
+    (('a', 'b'), [[0.0, 1.0], [1.0, 1.0]])
+    """
+
+    def __init__(self, names, delimiter="|", thresholds=None, given=False):
+        self.names = tuple(names)
+        self.delimiter = delimiter
+        self.given = given
+        self.thresholds = np.full(len(self.names), 0.5) if thresholds is None \
+            else np.asarray(thresholds, dtype=np.float64)
+        self._index = {name: i for i, name in enumerate(self.names)}
+
+    @classmethod
+    def for_training(cls, examples, delimiter="|", given=None):
+        seen = sorted({name for label in examples.labels for name in _parts(label, delimiter)})
+        label_map = cls(given or seen, delimiter, given=bool(given))
+        label_map.check(examples)
+        if len(label_map) < 2:
+            raise UserError(f"{examples.name}: the training data has {len(label_map)} label(s) "
+                            f"({', '.join(label_map.names) or 'none'}); multi-label "
+                            "classification needs at least two")
+        return label_map
+
+    def parts(self, label):
+        return _parts(label, self.delimiter)
+
+    def check(self, examples):
+        """Raises a UserError naming the first example with a label not in the map."""
+        for label, where in zip(examples.labels, examples.sources):
+            for name in self.parts(label):
+                if name not in self._index:
+                    origin = "--labels" if self.given else "the training data's labels"
+                    raise UserError(f"{where}: label {name!r} is not in {origin} "
+                                    f"({', '.join(repr(n) for n in self.names)})")
+
+    def multi_hot(self, labels):
+        rows = np.zeros((len(labels), len(self)), "float32")
+        for i, label in enumerate(labels):
+            rows[i, [self._index[name] for name in self.parts(label)]] = 1.0
+        return rows
+
+    def __len__(self):
+        return len(self.names)
+
+    def save(self, path):
+        with open(path, "w") as f:
+            json.dump({"labels": list(self.names), "delimiter": self.delimiter,
+                       "thresholds": [float(t) for t in self.thresholds],
+                       "given": self.given}, f, indent=2)
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            saved = json.load(f)
+        return cls(saved["labels"], saved["delimiter"], saved["thresholds"], saved["given"])
+
+
+def _parts(label, delimiter):
+    return [name.strip() for name in label.split(delimiter) if name.strip()]
+
+
+def random_split(examples, fraction, seed):
+    """Holds out `fraction` of the examples at random (seeded): (train, held_out)."""
+    indices = list(range(len(examples)))
+    random.Random(seed).shuffle(indices)
+    k = min(max(1, round(len(indices) * fraction)), len(indices) - 1)
+    if k < 1:
+        raise UserError("--validation_split holds out no example; give --validation_data")
+    return (examples.subset(sorted(indices[k:])),
+            examples.subset(sorted(indices[:k]), name=f"{examples.name} (held out)"))

@@ -45,22 +45,46 @@ class PadMeter:
         return 1.0 - int(self.real.numpy()) / total if total else 0.0
 
 
+def _strings(texts):
+    """A string tensor of `texts`, or a tuple of two for text pairs `(texts, pairs)`."""
+    if isinstance(texts, tuple):
+        return tuple(tf.constant(t, tf.string) for t in texts)
+    return tf.constant(texts, tf.string)
+
+
+def _count(texts):
+    return len(texts[0]) if isinstance(texts, tuple) else len(texts)
+
+
+def _preprocess(preprocessor):
+    # tf.data unpacks a pair's tuple into two arguments; the preprocessor takes one tuple,
+    # as `x=`: a positional tuple is read as (x, y), which drops the second text.
+    return lambda *segments: preprocessor(x=segments if len(segments) > 1 else segments[0])
+
+
 def tokenized_dataset(texts, preprocessor, targets=None, sample_weights=None):
     """Unbatched examples `(features, target[, sample_weight])`, padding trimmed off.
 
     `preprocessor` is a keras-hub text-classifier preprocessor (tokenizer + packer that
     adds [CLS]/[SEP] and truncates to its `sequence_length`). It pads to that length;
-    the padding is cut here so that batching can pad per batch instead.
+    the padding is cut here so that batching can pad per batch instead. `texts` is a
+    list of strings, or a tuple `(texts, pairs)` for text pairs, which the packer joins
+    as `[CLS] text [SEP] pair [SEP]` with segment ids 0 and 1.
     """
-    columns = (tf.constant(texts, tf.string),)
+    columns = (_strings(texts),)
     if targets is not None:
         columns += (np.asarray(targets),)
     if sample_weights is not None:
         columns += (np.asarray(sample_weights, "float32"),)
     ds = tf.data.Dataset.from_tensor_slices(columns)
     ds = ds.batch(_TOKENIZE_BATCH).map(
-        lambda text, *rest: (preprocessor(text), *rest), num_parallel_calls=AUTOTUNE)
+        lambda text, *rest: (_preprocess(preprocessor)(*_as_tuple(text)), *rest),
+        num_parallel_calls=AUTOTUNE)
     return ds.unbatch().map(_trim_padding, num_parallel_calls=AUTOTUNE)
+
+
+def _as_tuple(text):
+    return text if isinstance(text, tuple) else (text,)
 
 
 def _trim_padding(features, *rest):
@@ -73,7 +97,8 @@ def _trim_padding(features, *rest):
     return (trimmed, *rest)
 
 
-def _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder, pad_to_boundary):
+def _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder, pad_to_boundary,
+              padding_values=None):
     # Bucket i holds lengths in [edges[i-1], edges[i]); an edge of b+1 makes a bucket
     # whose longest sequence is b tokens.
     edges = [b + 1 for b in boundaries if b < sequence_length] + [sequence_length + 1]
@@ -83,6 +108,7 @@ def _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder, pad_t
         bucket_batch_sizes=[batch_size] * (len(edges) + 1),
         drop_remainder=drop_remainder,
         pad_to_bucket_boundary=pad_to_boundary,
+        padding_values=padding_values,
     )
 
 
@@ -98,10 +124,24 @@ def training_dataset(texts, targets, preprocessor, batch_size, boundaries, seed,
     `(features, targets, weights)`, which Keras applies to the loss: Keras' own
     `class_weight` argument is not supported for every dataset in every version.
     """
-    ds = tokenized_dataset(texts, preprocessor, targets, sample_weights).cache()
-    ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = _bucketed(ds, batch_size, boundaries, preprocessor.sequence_length,
-                   drop_remainder=True, pad_to_boundary=pad_to_boundary)
+    ds = tokenized_dataset(texts, preprocessor, targets, sample_weights)
+    return batched_for_training(ds, _count(texts), batch_size, boundaries,
+                                preprocessor.sequence_length, seed, pad_meter, pad_to_boundary)
+
+
+def batched_for_training(ds, count, batch_size, boundaries, sequence_length, seed,
+                         pad_meter=None, pad_to_boundary=False, per_token=False):
+    """`training_dataset` of unbatched, trimmed `(features, target[, weight])` examples.
+
+    With `per_token`, targets are per position like the features and are padded with
+    -1 ("ignore"; token classification).
+    """
+    padding_values = None
+    if per_token:
+        padding_values = ({k: 0 for k in ("token_ids", "segment_ids", "padding_mask")}, -1)
+    ds = ds.cache().shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder=True,
+                   pad_to_boundary=pad_to_boundary, padding_values=padding_values)
     if pad_meter is not None:
         ds = ds.map(pad_meter.count)
     return ds.prefetch(AUTOTUNE)
@@ -119,38 +159,74 @@ def evaluation_dataset(texts, targets, preprocessor, batch_size, boundaries,
     batched in a multiple of `replicas`.
     """
     # Tokenized once, in batches; sorting needs every length before the first batch.
-    parts = list(tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
-                 .batch(_TOKENIZE_BATCH).map(preprocessor).as_numpy_iterator())
+    parts = list(tf.data.Dataset.from_tensor_slices(_strings(texts))
+                 .batch(_TOKENIZE_BATCH).map(_preprocess(preprocessor)).as_numpy_iterator())
     features = {k: np.concatenate([part[k] for part in parts]).astype("int32")
                 for k in ("token_ids", "segment_ids", "padding_mask")}
+    return sorted_batches(features, targets, batch_size, boundaries, preprocessor.sequence_length,
+                          pad_to_boundary, replicas)
+
+
+def sorted_batches(features, targets, batch_size, boundaries, sequence_length,
+                   pad_to_boundary=False, replicas=1, per_token=False):
+    """`evaluation_dataset` of tokenized features padded to `sequence_length` (NumPy).
+
+    `targets` are per example or, with `per_token`, per position like the features
+    (token classification; padded with -1, "ignore").
+    """
+    count = len(features["token_ids"])
     order = np.argsort(features["padding_mask"].sum(1), kind="stable")
-    if len(texts) < batch_size:
-        batch_size = max(replicas, len(texts) - len(texts) % replicas)
-    ds = tf.data.Dataset.from_tensor_slices(
-        ({k: v[order] for k, v in features.items()}, np.asarray(targets)[order]))
-    ds = ds.map(_trim_padding, num_parallel_calls=AUTOTUNE).padded_batch(batch_size)
+    if count < batch_size:
+        batch_size = max(replicas, count - count % replicas)
+    targets = np.asarray(targets)[order]
+    ds = tf.data.Dataset.from_tensor_slices(({k: v[order] for k, v in features.items()}, targets))
+    ds = ds.map(_trim_padding, num_parallel_calls=AUTOTUNE)
+    if per_token:  # cut the per-token targets like the features; pad with "ignore" (-1)
+        ds = ds.map(lambda f, t: (f, t[:tf.shape(f["token_ids"])[0]]))
+        ds = ds.padded_batch(batch_size, padding_values=({k: 0 for k in features}, -1))
+    else:
+        ds = ds.padded_batch(batch_size)
     if pad_to_boundary:  # a fixed set of shapes for XLA: pad to the next bucket edge
-        edges = tf.constant([b for b in boundaries if b < preprocessor.sequence_length]
-                            + [preprocessor.sequence_length])
-        ds = ds.map(lambda features, *rest: (_pad_to(features, edges), *rest))
-    batches = -(-len(texts) // batch_size)
+        edges = tf.constant([b for b in boundaries if b < sequence_length] + [sequence_length])
+
+        def pad(batch, target):
+            if per_token:
+                length = tf.shape(batch["token_ids"])[1]
+                target = _pad_to({"token_ids": target}, edges, -1, length)["token_ids"]
+            return _pad_to(batch, edges), target
+
+        ds = ds.map(pad)
+    batches = -(-count // batch_size)
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     return ds.cache().prefetch(AUTOTUNE)
 
 
-def _pad_to(features, edges):
-    length = tf.shape(features["token_ids"])[1]
+def _pad_to(features, edges, value=0, length=None):
+    length = tf.shape(features["token_ids"])[1] if length is None else length
     width = tf.gather(edges, tf.reduce_min(tf.where(edges >= length)))
-    return {k: tf.pad(v, [[0, 0], [0, width - length]]) for k, v in features.items()}
+    return {k: tf.pad(v, [[0, 0], [0, width - length]], constant_values=value)
+            for k, v in features.items()}
 
 
 def predict(model, texts, preprocessor, batch_size, boundaries):
-    """Model outputs for `texts`, in the order of `texts`, computed in length buckets."""
-    ds = evaluation_dataset(texts, np.arange(len(texts)), preprocessor, batch_size, boundaries)
-    outputs = None
-    for features, index in ds:
-        batch = np.asarray(model.predict_on_batch(features))
-        if outputs is None:
-            outputs = np.zeros((len(texts),) + batch.shape[1:], batch.dtype)
-        outputs[index.numpy()] = batch
+    """Model outputs for `texts` (or `(texts, pairs)`), in their order, in length buckets."""
+    ds = evaluation_dataset(texts, np.arange(_count(texts)), preprocessor, batch_size, boundaries)
+    return predict_batches(model, ds, _count(texts))
+
+
+def predict_batches(model, ds, count):
+    """Outputs of `model` on `(features, index)` batches, put back in index order.
+
+    Per-token outputs of batches padded to different lengths are padded to the longest.
+    """
+    # The model is called directly, not through `predict_on_batch`: under a
+    # MirroredStrategy that returned twice the rows of a batch smaller than the global
+    # batch size (seen with TF 2.21 / Keras 3).
+    batches = [(np.asarray(model(features, training=False)), index.numpy())
+               for features, index in ds]
+    width = max(b.shape[1] for b, _ in batches) if batches[0][0].ndim == 3 else None
+    shape = (count,) + ((width,) if width else ()) + batches[0][0].shape[2 if width else 1:]
+    outputs = np.zeros(shape, batches[0][0].dtype)
+    for batch, index in batches:
+        outputs[(index, slice(0, batch.shape[1])) if width else index] = batch
     return outputs

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import socket
-from typing import List
+from typing import List, Optional
 
 from tfadapt.errors import UserError, first_line
 
@@ -24,9 +24,15 @@ class Examples:
     labels: List[str]
     sources: List[str]  # "path:line" of each example, for error messages.
     name: str  # the file or TFDS spec the examples came from.
+    pairs: Optional[List[str]] = None  # the second text of each pair (pair tasks only)
 
     def __len__(self):
         return len(self.texts)
+
+    @property
+    def inputs(self):
+        """What the preprocessor takes: the texts, or (texts, pairs) for a pair task."""
+        return self.texts if self.pairs is None else (self.texts, self.pairs)
 
     def subset(self, indices, name=None):
         return Examples(
@@ -34,11 +40,15 @@ class Examples:
             labels=[self.labels[i] for i in indices],
             sources=[self.sources[i] for i in indices],
             name=name or self.name,
+            pairs=None if self.pairs is None else [self.pairs[i] for i in indices],
         )
+
+    def with_labels(self, labels):
+        return dataclasses.replace(self, labels=list(labels))
 
 
 def read_examples(spec, text_column, label_column, flag="train_data", encoding="utf-8",
-                  tfds_data_dir=None):
+                  tfds_data_dir=None, pair_column=None, label_columns=(), label_delimiter=None):
     """Reads examples from a file path or `tfds:NAME[:SPLIT]`.
 
     Args:
@@ -48,11 +58,21 @@ def read_examples(spec, text_column, label_column, flag="train_data", encoding="
         flag: the flag `spec` came from, named in error messages.
         encoding: the text encoding of files.
         tfds_data_dir: where TFDS datasets are prepared (TFDS's default when None).
+        pair_column: the column holding each pair's second text (pair tasks).
+        label_delimiter: set for multi-label data: the label column holds several labels
+            joined by it, and may be empty (an example with no label).
+        label_columns: multi-label data with one 0/1 column per label: the label of an
+            example is then the names of its 1-columns joined by `label_delimiter` ("|"
+            when unset). `label_column` is not read.
     """
     if spec.startswith(TFDS_PREFIX):
-        examples = _read_tfds(spec, text_column, label_column, flag, tfds_data_dir)
+        if label_columns:
+            raise UserError(f"--{flag}={spec}: --label_columns reads files only; name the "
+                            "TFDS label feature with --label_column")
+        examples = _read_tfds(spec, text_column, label_column, flag, tfds_data_dir, pair_column)
     else:
-        examples = _read_file(spec, text_column, label_column, flag, encoding)
+        examples = _read_file(spec, text_column, label_column, flag, encoding, pair_column,
+                              label_columns, label_delimiter)
     if not examples.texts:
         raise UserError(f"--{flag}={spec}: no examples found")
     return examples
@@ -74,25 +94,31 @@ def read_lines(path, flag, encoding="utf-8"):
                         f"{encoding} ({e.reason}); save the file as UTF-8 or set --encoding") from None
 
 
-def _read_file(path, text_column, label_column, flag, encoding):
+def _read_file(path, text_column, label_column, flag, encoding, pair_column=None,
+               label_columns=(), label_delimiter=None):
     if not os.path.isfile(path):
         raise UserError(f"--{flag}={path}: file not found")
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".csv", ".tsv", ".jsonl"):
         raise UserError(f"--{flag}={path}: unsupported file type {ext!r}; use .csv, .tsv or .jsonl")
-    texts, labels, sources = [], [], []
+    texts, labels, sources, pairs = [], [], [], []
     try:
         with open(path, newline="", encoding=encoding) as f:
             rows = _jsonl_rows(f, path) if ext == ".jsonl" else _delimited_rows(
                 f, path, delimiter="\t" if ext == ".tsv" else ",")
             for line, row in rows:
                 where = f"{path}:{line}"
-                text = _field(row, text_column, where, "--text_column")
-                label = _field(row, label_column, where, "--label_column")
-                if not text.strip():
-                    raise UserError(f"{where}: empty text in column {text_column!r}")
-                if not label.strip():
-                    raise UserError(f"{where}: empty label in column {label_column!r}")
+                text = _text(row, text_column, where, "--text_column")
+                if pair_column:
+                    pairs.append(_text(row, pair_column, where, "--text_pair_column"))
+                if label_columns:
+                    label = (label_delimiter or "|").join(
+                        column for column in label_columns
+                        if _binary(_field(row, column, where, "--label_columns"), where, column))
+                else:
+                    label = _field(row, label_column, where, "--label_column")
+                    if not label.strip() and label_delimiter is None:
+                        raise UserError(f"{where}: empty label in column {label_column!r}")
                 texts.append(text)
                 labels.append(label.strip())
                 sources.append(where)
@@ -103,7 +129,22 @@ def _read_file(path, text_column, label_column, flag, encoding):
             f"save the file as UTF-8 or set --encoding") from None
     except csv.Error as e:
         raise UserError(f"{path}: malformed {ext[1:].upper()}: {e}") from None
-    return Examples(texts, labels, sources, name=path)
+    return Examples(texts, labels, sources, name=path, pairs=pairs if pair_column else None)
+
+
+def _text(row, column, where, flag):
+    text = _field(row, column, where, flag)
+    if not text.strip():
+        raise UserError(f"{where}: empty text in column {column!r}")
+    return text
+
+
+def _binary(value, where, column):
+    value = value.strip()
+    if value not in ("0", "1", "0.0", "1.0", "True", "False", "true", "false"):
+        raise UserError(f"{where}: column {column!r} holds {value!r}; --label_columns "
+                        "expects 0 or 1 in each label column")
+    return value in ("1", "1.0", "True", "true")
 
 
 def _delimited_rows(f, path, delimiter):
@@ -166,7 +207,7 @@ def parse_tfds_spec(spec, flag):
     return match["name"], match["split"] or _DEFAULT_SPLIT.get(flag, "train")
 
 
-def _read_tfds(spec, text_column, label_column, flag, data_dir):
+def _read_tfds(spec, text_column, label_column, flag, data_dir, pair_column=None):
     import tensorflow_datasets as tfds  # Imported here: only TFDS users pay for it.
 
     name, split = parse_tfds_spec(spec, flag)
@@ -184,13 +225,16 @@ def _read_tfds(spec, text_column, label_column, flag, data_dir):
     except Exception as e:  # TFDS raises many types; each ends here as one line.
         raise UserError(f"--{flag}={spec}: TFDS could not load it: {first_line(e)}") from None
     features = info.features
-    for column, which in ((text_column, "--text_column"), (label_column, "--label_column")):
+    wanted = [(text_column, "--text_column"), (label_column, "--label_column")]
+    if pair_column:
+        wanted.append((pair_column, "--text_pair_column"))
+    for column, which in wanted:
         if column not in features:
             raise UserError(f"--{flag}={spec}: no feature {column!r} (features: "
                             f"{', '.join(sorted(features.keys()))}); set {which}")
     label_feature = features[label_column]
     to_name = getattr(label_feature, "int2str", None)
-    texts, labels, sources = [], [], []
+    texts, labels, sources, pairs = [], [], [], []
     for i, row in enumerate(tfds.as_numpy(dataset)):
         text = _decode(row[text_column])
         label = row[label_column]
@@ -202,12 +246,16 @@ def _read_tfds(spec, text_column, label_column, flag, data_dir):
             label = to_name(int(label))
         else:
             label = _decode(label)
-        if not text.strip():
-            raise UserError(f"{where}: empty text in feature {text_column!r}")
+        for column, value in ((text_column, text),) + (
+                ((pair_column, _decode(row[pair_column])),) if pair_column else ()):
+            if not value.strip():
+                raise UserError(f"{where}: empty text in feature {column!r}")
+        if pair_column:
+            pairs.append(_decode(row[pair_column]))
         texts.append(text)
         labels.append(str(label))
         sources.append(where)
-    return Examples(texts, labels, sources, name=spec)
+    return Examples(texts, labels, sources, name=spec, pairs=pairs if pair_column else None)
 
 
 def _decode(value):

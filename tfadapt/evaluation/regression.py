@@ -28,6 +28,20 @@ class Standardizer:
     def restore(self, values):
         return np.asarray(values, dtype=np.float64) * self.std + self.mean
 
+    def save(self, path):
+        import json
+
+        with open(path, "w") as f:
+            json.dump({"target": {"mean": self.mean, "std": self.std}}, f, indent=2)
+
+    @classmethod
+    def load(cls, path):
+        import json
+
+        with open(path) as f:
+            target = json.load(f)["target"]
+        return cls(target["mean"], target["std"])
+
 
 def regression_report(y_true, y_pred):
     """RMSE, MAE, Pearson's r and Spearman's ρ (Pearson's r of the ranks, ties averaged)."""

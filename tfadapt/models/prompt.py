@@ -21,7 +21,6 @@ front of the embedded tokens:
 import keras
 import numpy as np
 
-from tfadapt.models.classifier import classifier_head
 
 
 @keras.saving.register_keras_serializable(package="tfadapt")
@@ -116,12 +115,9 @@ def initial_prompt(backbone, tokenizer, prompt_length, words=(), seed=0):
 def build_prompt_classifier(backbone, num_classes, prompt_length, initial=None, dropout=0.1,
                             pooling="mean"):
     """Like `build_classifier`, with a `SoftPromptEncoder` in place of the plain backbone."""
-    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
-              for name in ("token_ids", "segment_ids", "padding_mask")}
-    outputs = SoftPromptEncoder(backbone, prompt_length, initial, name="soft_prompt")(inputs)
-    pooled = outputs["pooled_output"] if pooling == "cls" else None
-    if pooled is None:
-        backbone.get_layer("pooled_dense").trainable = False
-    logits = classifier_head(outputs["sequence_output"], inputs["padding_mask"], num_classes,
-                             dropout, pooled)
-    return keras.Model(inputs, logits, name="prompt_tuned_classifier")
+    from tfadapt.models.classifier import build_classifier
+
+    return build_classifier(backbone, num_classes, dropout, pooling,
+                            encoder=SoftPromptEncoder(backbone, prompt_length, initial,
+                                                      name="soft_prompt"),
+                            name="prompt_tuned_classifier")

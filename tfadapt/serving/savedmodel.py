@@ -19,11 +19,12 @@ SIGNATURE = "serving_default"
 
 
 def classifier_serving_fn(model, preprocessor, label_names):
-    """strings [None] → {"probabilities": [None, C] float32, "label": [None] string}."""
+    """strings [None] (or a pair of them) → {"probabilities": [None, C] float32,
+    "label": [None] string}."""
     names = tf.constant(list(label_names))
 
     def serve(text):
-        features = preprocessor(text)
+        features = preprocessor(x=text)  # `x=`: a positional pair would be read as (x, y)
         features["padding_mask"] = tf.cast(features["padding_mask"], tf.int32)
         logits = model(features, training=False)
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
@@ -41,8 +42,16 @@ def next_version(export_dir):
 
 
 def export_classifier(model, preprocessor, label_names, export_dir, version=None):
-    """Writes `export_dir/<version>/` and returns its path.
+    """`export_model` with the single-text classifier signature (`text` → probabilities, label)."""
+    return export_model(model, preprocessor, classifier_serving_fn(model, preprocessor, label_names),
+                        [tf.TensorSpec([None], tf.string, name="text")], export_dir, version)
 
+
+def export_model(model, preprocessor, serve, input_signature, export_dir, version=None):
+    """Writes `export_dir/<version>/` with `serve` as `serving_default`; returns its path.
+
+    `preprocessor` is whatever turns the raw strings into model inputs (a keras-hub
+    preprocessor or tokenizer): it is tracked so that its vocabulary is saved.
     The SavedModel is written beside the version folder and renamed into place, so TF
     Serving (which watches `export_dir` for new versions) never sees half a model and an
     interrupted export leaves no version folder behind. Existing versions are kept.
@@ -57,11 +66,7 @@ def export_classifier(model, preprocessor, label_names, export_dir, version=None
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(preprocessor)
-    archive.add_endpoint(
-        name=SIGNATURE,
-        fn=classifier_serving_fn(model, preprocessor, label_names),
-        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-    )
+    archive.add_endpoint(name=SIGNATURE, fn=serve, input_signature=input_signature)
     staging = tempfile.mkdtemp(prefix=f".{version}-partial-", dir=export_dir)
     try:
         archive.write_out(staging, verbose=False)

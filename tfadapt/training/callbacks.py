@@ -165,3 +165,19 @@ class ProgressLogger(keras.callbacks.Callback):
         shown = {k: v for k, v in (logs or {}).items() if k != "learning_rate"}
         self.log(f"epoch {epoch + 1}/{self.epochs} done in {time.time() - self.started:.0f} s: "
                  + "  ".join(f"{k} {float(v):.4f}" for k, v in shown.items()))
+
+
+class ValidationMetricLogger(keras.callbacks.Callback):
+    """Adds `name` = `compute(model)` to each epoch's logs, for metrics that need the
+    whole validation set at once (entity F1 decodes whole sentences). Put it before
+    early stopping and the checkpoint, which read the logs after it.
+    """
+
+    def __init__(self, name, compute):
+        super().__init__()
+        self.name = name
+        self.compute = compute
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs[self.name] = float(self.compute(self.model))

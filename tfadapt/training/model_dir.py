@@ -3,14 +3,15 @@
     model_dir/
       config.flags         the resolved config; `tfadapt.train --flagfile=` re-runs the job
       config.json          the same, for programs
-      labels.json          the label vocabulary, in class-id order
+      labels.json          what the head predicts: labels in class-id order (and per-label
+                           thresholds for multilabel), tags, or a regression target's scale
       lr_rules.json        the effective learning-rate table, with parameter counts per rule
       checkpoints/best.weights.h5   weights of the best epoch on the monitored metric
       metrics.csv          every epoch's training and validation metrics, pad fraction
       logs/                TensorBoard
       preset/              the fine-tuned backbone + tokenizer as a KerasHub preset
-      model.keras          the whole classifier (backbone + head)
-      eval/<name>/         report.json and confusion_matrix.png per evaluated data set
+      model.keras          the whole task model (backbone + head)
+      eval/<name>/         report.json and a PNG per evaluated data set
       run.json             written last: the run finished; summary and figures
 """
 
@@ -102,7 +103,17 @@ def _same_job(saved, current):
     saved = {**_defaults(), **saved}
     saved = {k: v for k, v in saved.items() if k not in ignore}
     current = {k: v for k, v in current.items() if k not in ignore}
-    return saved == current
+    return _resolved_monitor(saved) == _resolved_monitor(current) and all(
+        saved.get(k) == current.get(k) for k in set(saved) | set(current)
+        if k != "early_stopping_metric")
+
+
+def _resolved_monitor(config):
+    """`auto` and the task's default monitor name the same job."""
+    from tfadapt.config import MONITORS
+
+    metric = config.get("early_stopping_metric", "auto")
+    return MONITORS[config.get("task", "classification")][0] if metric == "auto" else metric
 
 
 def _defaults():
@@ -115,17 +126,21 @@ def _defaults():
 
 
 def load_trained(root):
-    """(model, preprocessor, label_map, config) of a finished run in `root`."""
+    """(model, preprocessor, labels, config) of a finished run in `root`.
+
+    `labels` is the task's label space (a `LabelMap` for classification and pairs);
+    `preprocessor` turns its raw text into model inputs (see `tfadapt.tasks`).
+    """
     import keras
     import keras_hub
 
-    from tfadapt.data.labels import LabelMap
     from tfadapt.models import prompt  # noqa: F401 (registers SoftPromptEncoder for loading)
+    from tfadapt.tasks import get_task
 
     model_dir = ModelDir(root)
     config = model_dir.require_trained()
+    task = get_task(config.task)
     model = keras.saving.load_model(model_dir.model, compile=False)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(model_dir.preset)
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer, sequence_length=config.sequence_length)
-    return model, preprocessor, LabelMap.load(model_dir.labels), config
+    return (model, task.preprocessor(tokenizer, config), task.load_labels(model_dir.labels),
+            config)

@@ -4,57 +4,19 @@ Every input a user can get wrong (files, columns, labels, preset, model_dir) is 
 and checked before anything is written, so a mistake leaves no half-written model_dir.
 """
 
-import dataclasses
 import json
 import os
 import time
 
-from tfadapt.data.augment import augment_examples, read_synonyms
-from tfadapt.data.labels import LabelMap, stratified_split
-from tfadapt.data.readers import read_examples
 from tfadapt.errors import UserError
 from tfadapt.models.presets import describe_preset
+from tfadapt.tasks import get_task
 from tfadapt.training.model_dir import ModelDir
 
 
-@dataclasses.dataclass
-class Inputs:
-    train: object
-    validation: object
-    test: object
-    label_map: LabelMap
-    class_weights: object  # per class, in class-id order
-
-
 def read_inputs(config, log=print):
-    """Reads and checks the train / validation / test data of `config`."""
-
-    def read(spec, flag):
-        return read_examples(spec, config.text_column, config.label_column, flag=flag,
-                             encoding=config.encoding, tfds_data_dir=config.tfds_data_dir)
-
-    train = read(config.train_data, "train_data")
-    if config.max_train_examples and len(train) > config.max_train_examples:
-        train = train.subset(range(config.max_train_examples))
-    label_map = LabelMap.for_training(train, config.labels)
-    if config.validation_data:
-        validation = read(config.validation_data, "validation_data")
-        label_map.check(validation)
-    else:
-        train, validation = stratified_split(train, config.validation_split, config.seed)
-    class_weights = label_map.class_weights(train, config.class_weights)
-    if config.augment_copies:
-        # After the split: held-out examples and their copies never reach training.
-        synonyms = read_synonyms(config.synonyms, config.encoding) if config.synonyms else {}
-        train = augment_examples(train, config.augment_copies, config.eda_ops,
-                                 config.augment_rate, synonyms, config.seed)
-    test = None
-    if config.test_data:
-        test = read(config.test_data, "test_data")
-        label_map.check(test)
-    log(f"tfadapt: {len(train)} training, {len(validation)} validation"
-        + (f", {len(test)} test" if test else "") + f" examples; labels: {', '.join(label_map.names)}")
-    return Inputs(train, validation, test, label_map, class_weights)
+    """Reads and checks the train / validation / test data of `config` (see `tasks`)."""
+    return get_task(config.task).read_inputs(config, log)
 
 
 def train(config, strategy=None, log=print):
@@ -67,7 +29,8 @@ def train(config, strategy=None, log=print):
         log: where progress lines go.
     """
     started = time.time()
-    inputs = read_inputs(config, log)
+    task = get_task(config.task)
+    inputs = task.read_inputs(config, log)
     describe_preset(config.preset)
     _check_export_dir(config.export_dir)
     model_dir = ModelDir(config.model_dir)
@@ -82,14 +45,11 @@ def train(config, strategy=None, log=print):
 
     # Imported here so that flag parsing and input checks do not wait for TensorFlow.
     import keras
-    import keras_hub
     import numpy as np
 
     from tfadapt.data import pipeline
-    from tfadapt.evaluation.evaluator import evaluate_classifier
-    from tfadapt.evaluation.report import write_report
     from tfadapt.models.presets import load_backbone_and_tokenizer
-    from tfadapt.serving.savedmodel import export_classifier
+    from tfadapt.serving.savedmodel import export_model
     from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger, ProgressLogger
     from tfadapt.training.lr_rules import RuleTable, format_rows, rules_for, save_rows
     from tfadapt.training.optimization import build_optimizer
@@ -104,7 +64,6 @@ def train(config, strategy=None, log=print):
                         f"{placement.replicas} replicas")
     keras.utils.set_random_seed(config.seed)
 
-    num_classes = len(inputs.label_map)
     steps_per_epoch = len(inputs.train) // config.batch_size
     with placement.strategy.scope():
         backbone, tokenizer = load_backbone_and_tokenizer(
@@ -115,7 +74,7 @@ def train(config, strategy=None, log=print):
         if config.sequence_length > backbone.max_sequence_length:
             raise UserError(f"--sequence_length={config.sequence_length}: the backbone has "
                             f"{backbone.max_sequence_length} positions at most")
-        model = _build_model(config, backbone, tokenizer, num_classes)
+        model = _build_model(task, config, backbone, tokenizer, inputs.labels)
         table = RuleTable(rules_for(config, backbone.num_layers))
         table.check(model.weights)  # a typo'd pattern fails; a frozen match is fine
         every, unit = config.unfreeze_plan or (0, "epoch")
@@ -131,19 +90,13 @@ def train(config, strategy=None, log=print):
             # Keras scales the loss itself only when the whole model's policy is fp16;
             # here only the backbone is (the head stays float32).
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
-                     keras.metrics.F1Score(average="macro", name="macro_f1")],
-            jit_compile=placement.jit_compile,
-        )
+        model.compile(optimizer=optimizer, loss=task.loss(config),
+                      metrics=task.metrics(inputs.labels), jit_compile=placement.jit_compile)
         # Built over every variable that trains at some stage, before freezing, so that
         # unfreezing later finds its optimizer state ready (and frozen ones get none).
         optimizer.build(ever_trained)
         freezer.apply(0)
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer, sequence_length=config.sequence_length)
+    preprocessor = task.preprocessor(tokenizer, config)
 
     # All inputs are good: from here on the run writes into model_dir.
     model_dir.clear()
@@ -151,7 +104,7 @@ def train(config, strategy=None, log=print):
         f.write(config.to_json())
     with open(model_dir.flagfile, "w") as f:
         f.write(config.to_flagfile())
-    inputs.label_map.save(model_dir.labels)
+    task.save_labels(inputs.labels, model_dir.labels)
     rows = table.describe(freezer.controlled)
     save_rows(rows, model_dir.lr_rules)
     log("tfadapt: learning-rate table (first match wins; × 0 = frozen):")
@@ -162,49 +115,48 @@ def train(config, strategy=None, log=print):
         + (f" (gradual unfreezing, one layer every {every} {unit}s)" if every else ""))
 
     pad_meter = pipeline.PadMeter()
-    one_hot = lambda examples: keras.utils.to_categorical(  # noqa: E731
-        inputs.label_map.ids(examples.labels), num_classes).astype("float32")
-    weights = None
-    if config.class_weights != "none":
-        weights = inputs.class_weights[inputs.label_map.ids(inputs.train.labels)]
+    if inputs.sample_weights is not None:
         log("tfadapt: class weights " + ", ".join(
-            f"{name} {w:.3g}" for name, w in zip(inputs.label_map.names, inputs.class_weights)))
-    train_ds = pipeline.training_dataset(
-        inputs.train.texts, one_hot(inputs.train), preprocessor, config.batch_size,
-        config.bucket_boundaries, config.seed, pad_meter,
-        pad_to_boundary=placement.jit_compile, sample_weights=weights)
-    validation_ds = pipeline.evaluation_dataset(
-        inputs.validation.texts, one_hot(inputs.validation), preprocessor, config.batch_size,
-        config.bucket_boundaries, pad_to_boundary=placement.jit_compile,
-        replicas=placement.replicas)
+            f"{name} {w:.3g}" for name, w in zip(
+                inputs.labels.names, inputs.labels.class_weights(inputs.train,
+                                                                 config.class_weights))))
+    train_ds = task.training_dataset(inputs.train, inputs.labels, preprocessor, config,
+                                     inputs.sample_weights, pad_meter,
+                                     pad_to_boundary=placement.jit_compile)
+    validation_ds = task.evaluation_dataset(inputs.validation, inputs.labels, preprocessor,
+                                            config, pad_to_boundary=placement.jit_compile,
+                                            replicas=placement.replicas)
 
-    mode = "min" if config.early_stopping_metric == "val_loss" else "max"
+    monitor = config.monitor
+    mode = "min" if monitor in ("val_loss", "val_rmse") else "max"
     progress = ProgressLogger(steps_per_epoch, config.batch_size, config.epochs, log)
     callbacks = [
         PadFractionLogger(pad_meter),
         freezer,
-        keras.callbacks.ModelCheckpoint(model_dir.best_checkpoint, monitor=config.early_stopping_metric,
+        *task.epoch_callbacks(model, inputs, preprocessor, config),
+        keras.callbacks.ModelCheckpoint(model_dir.best_checkpoint, monitor=monitor,
                                         mode=mode, save_best_only=True, save_weights_only=True),
         keras.callbacks.CSVLogger(model_dir.metrics_csv),
         keras.callbacks.TensorBoard(model_dir.logs),
         progress,
     ]
     if config.early_stopping_patience:
-        callbacks.insert(2, keras.callbacks.EarlyStopping(
-            monitor=config.early_stopping_metric, mode=mode,
-            patience=config.early_stopping_patience, verbose=1))
+        callbacks.insert(-4, keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=config.early_stopping_patience, verbose=1))
     log(f"tfadapt: training {config.epochs} epoch(s) × {steps_per_epoch} steps of "
         f"{config.batch_size} examples")
     history = model.fit(train_ds, validation_data=validation_ds, epochs=config.epochs,
                         steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False,
                         verbose=0)
-    monitored = history.history[config.early_stopping_metric]
+    monitored = history.history[monitor]
     best_epoch = 1 + (monitored.index(min(monitored)) if mode == "min"
                       else monitored.index(max(monitored)))
     # Whether or not training stopped early, the run keeps the best epoch's weights.
     model.load_weights(model_dir.best_checkpoint)
-    log(f"tfadapt: kept the weights of epoch {best_epoch} (best {config.early_stopping_metric} "
+    log(f"tfadapt: kept the weights of epoch {best_epoch} (best {monitor} "
         f"{monitored[best_epoch - 1]:.4f})")
+    labels = task.after_training(model, inputs, preprocessor, config, log)
+    task.save_labels(labels, model_dir.labels)
 
     model.save(model_dir.model)
     backbone.save_to_preset(model_dir.preset)
@@ -212,7 +164,8 @@ def train(config, strategy=None, log=print):
 
     summary = {
         "config": json.loads(config.to_json()),
-        "labels": list(inputs.label_map.names),
+        "task": task.name,
+        "labels": _read_json(model_dir.labels),
         "epochs_run": len(monitored),
         "best_epoch": best_epoch,
         "trainable_params": trainable_params,
@@ -222,14 +175,12 @@ def train(config, strategy=None, log=print):
         "paths": {"model": os.path.abspath(config.model_dir)},
     }
     if inputs.test is not None:
-        report = evaluate_classifier(model, preprocessor, inputs.test, inputs.label_map,
-                                     config.batch_size, config.bucket_boundaries)
-        json_path, png_path = write_report(report, model_dir.eval_dir("test"))
+        report = task.evaluate(model, inputs.test, labels, preprocessor, config)
         summary["test"] = report
-        summary["paths"]["report"] = os.path.abspath(json_path)
-        summary["paths"]["confusion matrix"] = os.path.abspath(png_path)
+        summary["paths"].update(task.write_report(report, model_dir.eval_dir("test")))
     if config.export_dir:
-        version = export_classifier(model, preprocessor, inputs.label_map.names, config.export_dir)
+        serve, signature = task.serving(model, preprocessor, labels, config)
+        version = export_model(model, preprocessor, serve, signature, config.export_dir)
         summary["paths"]["export"] = os.path.abspath(version)
     summary["wall_seconds"] = time.time() - started
     with open(model_dir.run_summary, "w") as f:
@@ -237,10 +188,9 @@ def train(config, strategy=None, log=print):
     return summary
 
 
-def _build_model(config, backbone, tokenizer, num_classes):
+def _build_model(task, config, backbone, tokenizer, labels):
     """The task model of `config`: plain, with LoRA adapters, or prompt-tuned."""
-    from tfadapt.models.classifier import build_classifier
-    from tfadapt.models.prompt import build_prompt_classifier, initial_prompt
+    from tfadapt.models.prompt import SoftPromptEncoder, initial_prompt
 
     if config.lora_rank:
         # keras-hub freezes the backbone and adds adapters to the query / value
@@ -249,12 +199,18 @@ def _build_model(config, backbone, tokenizer, num_classes):
         for layer in backbone._flatten_layers(include_self=False):
             if getattr(layer, "lora_enabled", False):
                 layer.lora_alpha = config.lora_alpha or config.lora_rank
+    encoder = None
     if config.prompt_tuning_length:
         initial = initial_prompt(backbone, tokenizer, config.prompt_tuning_length,
                                  config.prompt_init_words, config.seed)
-        return build_prompt_classifier(backbone, num_classes, config.prompt_tuning_length,
-                                       initial, config.dropout, config.pooling)
-    return build_classifier(backbone, num_classes, config.dropout, config.pooling)
+        encoder = SoftPromptEncoder(backbone, config.prompt_tuning_length, initial,
+                                    name="soft_prompt")
+    return task.build_model(backbone, labels, config, encoder)
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def _check_export_dir(export_dir):

@@ -1,0 +1,244 @@
+"""Domain adaptation end to end: baseline → masked-LM adaptation → fine-tune → compare → export.
+
+    model_dir/
+      baseline/      the base model fine-tuned on the task (an ordinary tfadapt run)
+      pretrain/      masked-LM adaptation of the base model on the domain text (DAPT) or
+                     on the task's own training text (TAPT); its preset/ is the adapted model
+      adapted/       the adapted model fine-tuned on the task, with the same settings
+      domain_shift.md / .json / .png   base vs adapted on every test set, the differences,
+                     and the masked-LM loss curve
+      adapt.json     written last: the run finished
+
+Each stage is an ordinary run that is reused when it finished before, so running the
+command again after an interruption resumes where it stopped. Which model is exported
+is decided on the validation data (the monitored metric of each fine-tuning run), never
+on test data.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+from tfadapt.errors import UserError
+
+
+def parse_test_sets(items):
+    """`('name=path', …)` → {name: path}; a UserError names a malformed item."""
+    sets = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise UserError(f"--extra_test_data: {item!r}: expected NAME=PATH")
+        if name.strip() in sets or name.strip() == "test":
+            raise UserError(f"--extra_test_data: the name {name.strip()!r} is used twice "
+                            "('test' is the in-domain --test_data)")
+        sets[name.strip()] = path.strip()
+    return sets
+
+
+def stage_configs(config):
+    """(baseline TrainConfig, PretrainConfig, adapted TrainConfig) of an `AdaptConfig`."""
+    from tfadapt.config import PretrainConfig
+
+    task = config.train
+    root = task.model_dir
+    pretrain = PretrainConfig(
+        train_data=config.domain_data or task.train_data,
+        text_column=config.domain_text_column if config.domain_data else task.text_column,
+        encoding=config.domain_encoding if config.domain_data else task.encoding,
+        tfds_data_dir=task.tfds_data_dir, preset=task.preset,
+        model_dir=os.path.join(root, "pretrain"), max_train_examples=config.mlm_max_examples,
+        sequence_length=config.mlm_sequence_length, mask_rate=config.mask_rate,
+        whole_word_masking=config.whole_word_masking, batch_size=config.mlm_batch_size,
+        epochs=config.mlm_epochs, max_steps=config.mlm_max_steps,
+        learning_rate=config.mlm_learning_rate, seed=task.seed, strategy=task.strategy,
+        tpu=task.tpu, jit_compile=task.jit_compile, mixed_precision=task.mixed_precision,
+        bucket_boundaries=task.bucket_boundaries, overwrite=task.overwrite)
+    baseline = dataclasses.replace(task, model_dir=os.path.join(root, "baseline"),
+                                   export_dir=None)
+    adapted = dataclasses.replace(baseline, preset=pretrain.preset_dir,
+                                  model_dir=os.path.join(root, "adapted"))
+    return baseline, pretrain, adapted
+
+
+def adapt(config, strategy=None, log=print):
+    """Runs the whole adaptation of an `AdaptConfig`; returns the domain-shift report."""
+    from tfadapt.tasks import get_task
+    from tfadapt.training.pretraining import pretrain
+    from tfadapt.training.trainer import train
+
+    started = time.time()
+    task = get_task(config.train.task)
+    if config.train.task == "token_classification" and not config.domain_data:
+        raise UserError("--domain_data is required for --task=token_classification (task-"
+                        "adaptive pretraining reads text columns, not CoNLL files)")
+    # Every input is read and checked before the first stage writes anything.
+    inputs = task.read_inputs(config.train, log=lambda line: None)
+    if inputs.test is None:
+        raise UserError("--test_data is required: the report compares models on it")
+    extra = {}
+    for name, path in parse_test_sets(config.extra_test_data).items():
+        extra[name] = task.read(path, config.train, "extra_test_data")
+        task.check(inputs.labels, extra[name])
+    _check_root(config)
+    baseline_config, pretrain_config, adapted_config = stage_configs(config)
+
+    stages = (("baseline: fine-tune the base model", baseline_config, train),
+              ("masked-LM adaptation", pretrain_config, pretrain),
+              ("fine-tune the adapted model", adapted_config, train))
+    summaries = []
+    for i, (what, stage, run) in enumerate(stages, start=1):
+        log(f"tfadapt.adapt: [{i}/3] {what} → {stage.model_dir}")
+        if _interrupted(stage.model_dir):
+            log(f"tfadapt.adapt: {stage.model_dir} did not finish last time; running it again")
+            stage = dataclasses.replace(stage, overwrite=True)
+        summaries.append(run(stage, strategy=strategy, log=log))
+    baseline, mlm, adapted = summaries
+
+    log("tfadapt.adapt: evaluating both models on every test set")
+    results = {"test": {"data": config.train.test_data,
+                        "baseline": baseline["test"], "adapted": adapted["test"]}}
+    for name, data in extra.items():
+        results[name] = {"data": data.name, **{
+            which: _evaluate(task, run_config.model_dir, data)
+            for which, run_config in (("baseline", baseline_config),
+                                      ("adapted", adapted_config))}}
+    chosen = _better_on_validation(baseline_config, baseline, adapted)
+    report = _report(task, config, results, mlm, baseline, adapted, chosen)
+    paths = write_domain_shift(report, config.train.model_dir)
+    if config.train.export_dir:
+        from tfadapt.serving.savedmodel import export_model
+        from tfadapt.training.model_dir import load_trained
+
+        model, preprocessor, labels, run_config = load_trained(report["models"][chosen])
+        serve, signature = task.serving(model, preprocessor, labels, run_config)
+        paths["export"] = os.path.abspath(export_model(model, preprocessor, serve, signature,
+                                                       config.train.export_dir))
+        log(f"tfadapt.adapt: exported the {chosen} model to {paths['export']}")
+    report["paths"] = paths
+    report["wall_seconds"] = time.time() - started
+    with open(os.path.join(config.train.model_dir, "adapt.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    return report
+
+
+def _check_root(config):
+    root = config.train.model_dir
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise UserError(f"--model_dir={root}: is a file, not a folder")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "adapt_config.json"), "w") as f:
+        f.write(config.to_json())
+
+
+def _interrupted(model_dir):
+    """A stage folder with files but no summary: a run that was cut off."""
+    finished = ("run.json", "pretrain.json")
+    return (os.path.isdir(model_dir) and os.listdir(model_dir)
+            and not any(os.path.isfile(os.path.join(model_dir, f)) for f in finished))
+
+
+def _evaluate(task, model_dir, data):
+    from tfadapt.training.model_dir import load_trained
+
+    model, preprocessor, labels, run_config = load_trained(model_dir)
+    return task.evaluate(model, data, labels, preprocessor, run_config)
+
+
+def _best_validation(config, summary):
+    values = summary["history"][config.monitor]
+    return values[summary["best_epoch"] - 1]
+
+
+def _better_on_validation(config, baseline, adapted):
+    """"adapted" when its best validation value of the monitored metric beats the
+    baseline's (ties keep the baseline), else "baseline"."""
+    base, ours = _best_validation(config, baseline), _best_validation(config, adapted)
+    lower_is_better = config.monitor in ("val_loss", "val_rmse")
+    return "adapted" if (ours < base if lower_is_better else ours > base) else "baseline"
+
+
+def _report(task, config, results, mlm, baseline, adapted, chosen):
+    baseline_config, _, adapted_config = stage_configs(config)
+    rows = []
+    for name, result in results.items():
+        metric, base = task.headline(result["baseline"])
+        _, ours = task.headline(result["adapted"])
+        rows.append({"test_set": name, "data": result["data"], "metric": metric,
+                     "baseline": base, "adapted": ours, "difference": ours - base})
+    monitor = baseline_config.monitor
+    return {
+        "task": config.train.task,
+        "domain_data": config.domain_data or f"{config.train.train_data} (TAPT: the task's "
+                                             "own training text)",
+        "rows": rows,
+        "validation": {"metric": monitor,
+                       "baseline": _best_validation(baseline_config, baseline),
+                       "adapted": _best_validation(adapted_config, adapted)},
+        "exported": chosen,
+        "masked_lm": {k: mlm[k] for k in ("heldout_loss_before", "heldout_loss_after",
+                                          "perplexity_before", "perplexity_after",
+                                          "loss_curve", "train_examples", "heldout_examples",
+                                          "wall_seconds")},
+        "models": {"baseline": baseline_config.model_dir, "adapted": adapted_config.model_dir},
+        "results": results,
+    }
+
+
+def format_table(report):
+    """The domain-shift table in Markdown."""
+    lines = ["| test set | metric | base model | adapted | difference |",
+             "|---|---|---:|---:|---:|"]
+    for row in report["rows"]:
+        lines.append(f"| {row['test_set']} | {row['metric']} | {row['baseline']:.3f} | "
+                     f"{row['adapted']:.3f} | {row['difference']:+.3f} |")
+    mlm, validation = report["masked_lm"], report["validation"]
+    lines += ["", f"Masked-LM held-out loss {mlm['heldout_loss_before']:.3f} → "
+                  f"{mlm['heldout_loss_after']:.3f} (perplexity {mlm['perplexity_before']:.1f} → "
+                  f"{mlm['perplexity_after']:.1f}) on {mlm['heldout_examples']} held-out "
+                  f"domain texts, after {mlm['train_examples']} training texts.",
+              f"Validation {validation['metric']}: base {validation['baseline']:.4f}, adapted "
+              f"{validation['adapted']:.4f}; exported: the {report['exported']} model."]
+    return "\n".join(lines)
+
+
+def write_domain_shift(report, root):
+    """domain_shift.md, .json and .png in `root`; returns {what: path}."""
+    md = os.path.join(root, "domain_shift.md")
+    with open(md, "w") as f:
+        f.write(f"# Domain shift: base vs adapted ({report['task']})\n\n"
+                f"Domain text: {report['domain_data']}\n\n{format_table(report)}\n")
+    json_path = os.path.join(root, "domain_shift.json")
+    with open(json_path, "w") as f:
+        json.dump({k: v for k, v in report.items() if k != "results"}, f, indent=2)
+    png = os.path.join(root, "domain_shift.png")
+    _plot(report, png)
+    return {"report": os.path.abspath(md), "json": os.path.abspath(json_path),
+            "plot": os.path.abspath(png)}
+
+
+def _plot(report, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (bars, curve) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    rows = report["rows"]
+    x = np.arange(len(rows))
+    bars.bar(x - 0.2, [r["baseline"] for r in rows], 0.4, label="base model")
+    bars.bar(x + 0.2, [r["adapted"] for r in rows], 0.4, label="adapted")
+    bars.set_xticks(x, [r["test_set"] for r in rows])
+    bars.set_ylabel(rows[0]["metric"])
+    bars.set_title("test sets")
+    bars.legend(fontsize=8)
+    points = report["masked_lm"]["loss_curve"]
+    curve.plot([p["step"] for p in points], [p["heldout_loss"] for p in points], marker="o")
+    curve.set_xlabel("masked-LM training step")
+    curve.set_ylabel("held-out masked-LM loss")
+    curve.set_title("masked-LM adaptation")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
