@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_module, write_rows
+from conftest import REPO, run_module, write_rows
 from test_readers import _prepare_local_tfds
 from tfadapt.config import PretrainConfig, TrainConfig
 from tfadapt.data.unlabeled import read_texts
@@ -71,7 +71,8 @@ def test_model_dir_holds_the_run(pretrained):
     config, summary, _ = pretrained
     run = PretrainDir(config.model_dir)
     for path in (run.config_json, run.flagfile, run.best_checkpoint, run.metrics_csv,
-                 os.path.join(run.preset, "config.json"), os.path.join(run.preset, "tokenizer.json")):
+                 os.path.join(run.preset, "config.json"),
+                 os.path.join(run.preset, "tokenizer.json")):
         assert os.path.isfile(path), path
     assert json.load(open(run.run_summary)) == json.loads(json.dumps(summary))
     assert "python -m tfadapt.pretrain" in open(run.flagfile).read()
@@ -109,12 +110,14 @@ def test_rerun_reuses_the_finished_job_and_a_different_one_needs_overwrite(pretr
     assert os.path.isfile(PretrainDir(config.model_dir).run_summary)  # nothing lost
 
 
-def test_whole_words_max_steps_and_mirrored_strategy(tiny_preset, corpus, tmp_path, mirrored):
+def test_whole_words_max_steps_bf16_and_mirrored_strategy(tiny_preset, corpus, tmp_path,
+                                                         mirrored):
     config = _config(tiny_preset, corpus, tmp_path / "run", whole_word_masking=True,
-                     max_steps=3, epochs=2, output_preset=str(tmp_path / "adapted"))
+                     max_steps=3, epochs=2, output_preset=str(tmp_path / "adapted"),
+                     mixed_precision="bf16")
     lines = []
     summary = pretrain(config, strategy=mirrored, log=lines.append)
-    assert "cpu × 2 replica(s)" in "\n".join(lines)
+    assert "cpu × 2 replica(s), jit_compile=False, dtype policy mixed_bfloat16" in lines[1]
     assert [point["step"] for point in summary["loss_curve"]] == [0, 3]
     assert np.isfinite([summary["heldout_loss_before"], summary["heldout_loss_after"]]).all()
     assert summary["preset"] == str(tmp_path / "adapted")
@@ -145,10 +148,13 @@ def test_read_texts_from_tfds_offline(tmp_path, drug_rows):
 # === Mistakes: one clear line, nothing written ===
 
 @pytest.mark.parametrize("change, message", [
-    (dict(train_data="/nonexistent/corpus.txt"), r"^--train_data=/nonexistent/corpus\.txt: file not found$"),
+    (dict(train_data="/nonexistent/corpus.txt"),
+     r"^--train_data=/nonexistent/corpus\.txt: file not found$"),
     (dict(train_data="EMPTY"), r"^--train_data=.*blank\.txt: no text found \(only blank lines\)"),
-    (dict(train_data="TABLE"), r"table\.csv:2: no column 'text' \(found 'review', 'rating'\); set --text_column"),
-    (dict(train_data="corpus.docx"), r"unsupported file type '\.docx'; use \.txt, \.csv, \.tsv, \.jsonl"),
+    (dict(train_data="TABLE"),
+     r"table\.csv:2: no column 'text' \(found 'review', 'rating'\); set --text_column"),
+    (dict(train_data="corpus.docx"),
+     r"unsupported file type '\.docx'; use \.txt, \.csv, \.tsv or \.jsonl"),
     (dict(sequence_length=256), r"^--sequence_length=256: the backbone has 128 positions at most$"),
     (dict(batch_size=100), r"^--batch_size=100 is larger than the 64 training texts"),
     (dict(validation_split=0.001), r"^--validation_split=0.001 of 80 texts holds out 0"),
@@ -183,6 +189,22 @@ def test_bad_input_writes_nothing(tmp_path, tiny_preset, corpus, change, message
 def test_bad_flag_values_are_refused_by_the_config(change, message):
     with pytest.raises(UserError, match=message):
         PretrainConfig(**{"train_data": "t.txt", "preset": "p", "model_dir": "m", **change})
+
+
+@pytest.mark.parametrize("name", ["pretrain_dapt_tweets", "pretrain_tapt_tweets"])
+def test_the_shipped_flagfiles_parse(name, monkeypatch):
+    from absl import flags
+
+    from tfadapt import cli
+
+    monkeypatch.chdir(REPO)  # the flagfiles name paths from the repository root
+    fv = flags.FlagValues()
+    cli.define_pretrain_flags(fv)
+    fv(["tfadapt.pretrain", f"--flagfile={os.path.join(REPO, 'configs', name + '.flags')}"])
+    config = cli.pretrain_config_from_flags(fv)
+    assert config.preset == os.path.join(REPO, ".assets", "all-minilm-l6-v2")
+    assert config.model_dir == os.path.join(REPO, "runs", "pretrain", name[len("pretrain_"):])
+    assert config.sequence_length == 64
 
 
 def test_the_command_runs_a_flagfile_and_refuses_a_bad_flag(tmp_path, tiny_preset, corpus):

@@ -4,8 +4,10 @@ The package is laid out along the flow of a run:
 
     data → models → training → evaluation → serving
 
-with thin entry modules (`tfadapt.train`, `tfadapt.evaluate`, `tfadapt.export`,
-`tfadapt.assets`) that parse flags into a config and call into those folders.
+with one module per task in `tfadapt.tasks`, and thin entry modules (`tfadapt.train`,
+`tfadapt.evaluate`, `tfadapt.export`, `tfadapt.compare`, `tfadapt.pretrain`,
+`tfadapt.adapt`, `tfadapt.assets`) that parse flags into a config and call into those
+folders.
 Importing `tfadapt` does not import TensorFlow.
 """
 

@@ -219,7 +219,8 @@ def define_pretrain_flags(fv):
                          "every pass).", flag_values=fv)
     flags.DEFINE_integer("max_steps", d.max_steps, "Stop after N training steps (0: --epochs "
                          "decides).", flag_values=fv)
-    flags.DEFINE_float("learning_rate", d.learning_rate, "Peak AdamW learning rate.", flag_values=fv)
+    flags.DEFINE_float("learning_rate", d.learning_rate, "Peak AdamW learning rate.",
+                       flag_values=fv)
     flags.DEFINE_float("warmup_ratio", d.warmup_ratio, "Share of steps with linear warmup, "
                        "then linear decay to 0.", flag_values=fv)
     flags.DEFINE_float("weight_decay", d.weight_decay, "Decoupled weight decay (not on "
@@ -233,7 +234,8 @@ def define_pretrain_flags(fv):
                         "MODEL_DIR/preset).", flag_values=fv)
     flags.DEFINE_enum("strategy", d.strategy, config_lib.STRATEGIES, "Distribution strategy.",
                       flag_values=fv)
-    flags.DEFINE_string("tpu", None, "TPU name or grpc address; 'local' on a TPU VM.", flag_values=fv)
+    flags.DEFINE_string("tpu", None, "TPU name or grpc address; 'local' on a TPU VM.",
+                        flag_values=fv)
     flags.DEFINE_enum("jit_compile", d.jit_compile, config_lib.TRISTATE, "XLA compilation; "
                       "auto: on for TPU and a single GPU, off on CPU.", flag_values=fv)
     flags.DEFINE_enum("mixed_precision", d.mixed_precision, config_lib.MIXED_PRECISION,
@@ -286,8 +288,11 @@ def define_adapt_flags(fv):
     flags.DEFINE_boolean("whole_word_masking", False, "Mask all pieces of a chosen word.",
                          flag_values=fv)
     flags.DEFINE_list("extra_test_data", [], "Out-of-domain test sets, NAME=PATH,…: both "
-                      "models are evaluated on each (same columns as --test_data).",
-                      flag_values=fv)
+                      "models are evaluated on each.", flag_values=fv)
+    flags.DEFINE_string("extra_text_column", None, "Text column of the --extra_test_data sets "
+                        "(default: --text_column).", flag_values=fv)
+    flags.DEFINE_string("extra_label_column", None, "Label column of the --extra_test_data "
+                        "sets (default: --label_column).", flag_values=fv)
 
 
 def adapt_config_from_flags(fv):

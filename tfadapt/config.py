@@ -219,18 +219,7 @@ class TrainConfig:
 
     def to_flagfile(self, command="python -m tfadapt.train"):
         """A flagfile that re-runs this exact job (--overwrite is left out)."""
-        lines = [f"# Re-run this job with: {command} --flagfile=<this file>"]
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value is None or field.name == "overwrite":
-                continue
-            if isinstance(value, bool):
-                lines.append(f"--{field.name}" if value else f"--no{field.name}")
-                continue
-            if isinstance(value, tuple):
-                value = ",".join(str(v) for v in value)
-            lines.append(f"--{field.name}={value}")
-        return "\n".join(lines) + "\n"
+        return _flagfile(self, command)
 
 
     @property
@@ -259,6 +248,21 @@ LIST_FIELDS = ("labels", "bucket_boundaries", "augment_ops", "prompt_init_words"
 _INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir",
                 "synonyms")
 _OUTPUT_DIRS = ("model_dir", "export_dir")
+
+
+def _flagfile(config, command):
+    lines = [f"# Re-run this job with: {command} --flagfile=<this file>"]
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if value is None or field.name == "overwrite":
+            continue
+        if isinstance(value, bool):
+            lines.append(f"--{field.name}" if value else f"--no{field.name}")
+            continue
+        if isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        lines.append(f"--{field.name}={value}")
+    return "\n".join(lines) + "\n"
 
 
 def _is_probability(text):
@@ -388,18 +392,7 @@ class PretrainConfig:
 
     def to_flagfile(self, command="python -m tfadapt.pretrain"):
         """A flagfile that re-runs this exact job (--overwrite is left out)."""
-        lines = [f"# Re-run this job with: {command} --flagfile=<this file>"]
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value is None or field.name == "overwrite":
-                continue
-            if isinstance(value, bool):
-                lines.append(f"--{field.name}" if value else f"--no{field.name}")
-            elif isinstance(value, tuple):
-                lines.append(f"--{field.name}={','.join(str(v) for v in value)}")
-            else:
-                lines.append(f"--{field.name}={value}")
-        return "\n".join(lines) + "\n"
+        return _flagfile(self, command)
 
 
 # === Domain adaptation end to end (`python -m tfadapt.adapt`) ===
@@ -425,6 +418,8 @@ class AdaptConfig:
     mask_rate: float = 0.15
     whole_word_masking: bool = False
     extra_test_data: Tuple[str, ...] = ()
+    extra_text_column: Optional[str] = None
+    extra_label_column: Optional[str] = None
 
     def __post_init__(self):
         from tfadapt.training.adaptation import parse_test_sets, stage_configs

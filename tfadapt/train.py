@@ -30,17 +30,19 @@ def main(argv):
     if "test" in summary:
         paths = dict(summary["paths"])
         if "export" in paths:
-            paths["serve"] = serving_hint(paths["export"])
+            paths["serve"] = serving_hint(paths["export"], config.task)
         print(get_task(config.task).format_summary(summary["test"], paths))
     else:
         print(f"tfadapt: model written to {summary['paths']['model']}")
 
 
-def serving_hint(version_dir):
+def serving_hint(version_dir, task="classification"):
     base = os.path.dirname(version_dir)
     name = os.path.basename(base)
+    instance = ('{"text": "first text", "text_pair": "second text"}' if task == "pair"
+                else '"Some text to predict on"')
     return (f"docker run -p 8501:8501 -v {base}:/models/{name} -e MODEL_NAME={name} "
-            f"tensorflow/serving  then  curl -d '{{\"instances\": [\"This drug works well\"]}}' "
+            f"tensorflow/serving  then  curl -d '{{\"instances\": [{instance}]}}' "
             f"localhost:8501/v1/models/{name}:predict")
 
 

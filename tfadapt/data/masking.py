@@ -27,7 +27,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfadapt.data.pipeline import AUTOTUNE, _bucketed, _pad_to, tokenized_dataset
+from tfadapt.data.pipeline import AUTOTUNE, bucketed, pad_to_edge, tokenized_dataset
 
 MASK_TOKEN_RATE = 0.8  # of the chosen pieces: [MASK]
 RANDOM_TOKEN_RATE = 0.1  # a random token; the remaining 10% stay as they are
@@ -106,11 +106,13 @@ class WholeWordMasker:
 
     Example:
     >>> masker = WholeWordMasker(tokenizer.get_vocabulary(), tokenizer.special_token_ids,
-    ...                          tokenizer.mask_token_id, mask_rate=0.15, slots=19)
+    ...                          tokenizer.mask_token_id, mask_rate=0.5, slots=4)
     >>> ids = tokenizer("the tokenization works")  # the token ##ization works
-    >>> out = masker(tf.concat([[101], ids, [102]], 0), seed=tf.constant([1, 2], tf.int64))
-    >>> out["mask_positions"][:2], out["mask_weights"][:2]  # both pieces of one word
-    (<tf.Tensor: [2, 3]>, <tf.Tensor: [1., 1.]>)
+    >>> out = masker(tf.concat([[101], ids, [102]], 0), seed=tf.constant([2, 2], tf.int64))
+    >>> out["mask_positions"], out["mask_weights"]  # token + ##ization, never one alone
+    (<tf.Tensor: [2, 3, 0, 0]>, <tf.Tensor: [1., 1., 0., 0.]>)
+    >>> out["token_ids"]  # [CLS] the [MASK] [MASK] works [SEP]
+    <tf.Tensor: [101, 1996, 103, 103, 2573, 102]>
     """
 
     def __init__(self, vocabulary, special_token_ids, mask_token_id, mask_rate, slots):
@@ -195,7 +197,7 @@ def training_dataset(texts, preprocessor, masker, batch_size, boundaries, seed,
     ds = tokenized_dataset(texts, preprocessor).cache()
     ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = _masked(ds, masker, seed, _TRAIN_STREAM)
-    ds = _bucketed(ds, batch_size, boundaries, preprocessor.sequence_length,
+    ds = bucketed(ds, batch_size, boundaries, preprocessor.sequence_length,
                    drop_remainder=True, pad_to_boundary=pad_to_boundary)
     return ds.prefetch(AUTOTUNE)
 
@@ -258,7 +260,7 @@ def heldout_dataset(fixed, batch_size, boundaries, sequence_length, pad_to_bound
     if pad_to_boundary:  # a fixed set of shapes for XLA: pad to the next bucket edge
         edges = tf.constant([b for b in boundaries if b < sequence_length] + [sequence_length])
         ds = ds.map(lambda features, *rest: (
-            {**_pad_to({k: v for k, v in features.items() if k != "mask_positions"}, edges),
+            {**pad_to_edge({k: v for k, v in features.items() if k != "mask_positions"}, edges),
              "mask_positions": features["mask_positions"]}, *rest))
     ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
     return ds.cache().prefetch(AUTOTUNE)

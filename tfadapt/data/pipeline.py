@@ -97,8 +97,10 @@ def _trim_padding(features, *rest):
     return (trimmed, *rest)
 
 
-def _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder, pad_to_boundary,
-              padding_values=None):
+def bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder, pad_to_boundary,
+             padding_values=None):
+    """Batches of trimmed examples grouped by length, each padded to its longest member
+    (or, with `pad_to_boundary`, to its bucket's edge)."""
     # Bucket i holds lengths in [edges[i-1], edges[i]); an edge of b+1 makes a bucket
     # whose longest sequence is b tokens.
     edges = [b + 1 for b in boundaries if b < sequence_length] + [sequence_length + 1]
@@ -140,7 +142,7 @@ def batched_for_training(ds, count, batch_size, boundaries, sequence_length, see
     if per_token:
         padding_values = ({k: 0 for k in ("token_ids", "segment_ids", "padding_mask")}, -1)
     ds = ds.cache().shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = _bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder=True,
+    ds = bucketed(ds, batch_size, boundaries, sequence_length, drop_remainder=True,
                    pad_to_boundary=pad_to_boundary, padding_values=padding_values)
     if pad_meter is not None:
         ds = ds.map(pad_meter.count)
@@ -192,8 +194,8 @@ def sorted_batches(features, targets, batch_size, boundaries, sequence_length,
         def pad(batch, target):
             if per_token:
                 length = tf.shape(batch["token_ids"])[1]
-                target = _pad_to({"token_ids": target}, edges, -1, length)["token_ids"]
-            return _pad_to(batch, edges), target
+                target = pad_to_edge({"token_ids": target}, edges, -1, length)["token_ids"]
+            return pad_to_edge(batch, edges), target
 
         ds = ds.map(pad)
     batches = -(-count // batch_size)
@@ -201,7 +203,8 @@ def sorted_batches(features, targets, batch_size, boundaries, sequence_length,
     return ds.cache().prefetch(AUTOTUNE)
 
 
-def _pad_to(features, edges, value=0, length=None):
+def pad_to_edge(features, edges, value=0, length=None):
+    """Pads a batch's features (and their `length`) to the next of the bucket `edges`."""
     length = tf.shape(features["token_ids"])[1] if length is None else length
     width = tf.gather(edges, tf.reduce_min(tf.where(edges >= length)))
     return {k: tf.pad(v, [[0, 0], [0, width - length]], constant_values=value)

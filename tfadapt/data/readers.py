@@ -94,34 +94,24 @@ def read_lines(path, flag, encoding="utf-8"):
                         f"{encoding} ({e.reason}); save the file as UTF-8 or set --encoding") from None
 
 
-def _read_file(path, text_column, label_column, flag, encoding, pair_column=None,
-               label_columns=(), label_delimiter=None):
+def table_rows(path, flag, encoding="utf-8", extensions=(".csv", ".tsv", ".jsonl")):
+    """`(where, row)` of each row of a CSV, TSV or JSONL file; `where` is "path:line".
+
+    Errors (no file, another type, undecodable bytes, malformed CSV or JSON) are a
+    `UserError` naming the flag or `file:line`.
+    """
     if not os.path.isfile(path):
         raise UserError(f"--{flag}={path}: file not found")
     ext = os.path.splitext(path)[1].lower()
-    if ext not in (".csv", ".tsv", ".jsonl"):
-        raise UserError(f"--{flag}={path}: unsupported file type {ext!r}; use .csv, .tsv or .jsonl")
-    texts, labels, sources, pairs = [], [], [], []
+    if ext not in extensions:
+        raise UserError(f"--{flag}={path}: unsupported file type {ext!r}; use "
+                        f"{', '.join(extensions[:-1])} or {extensions[-1]}")
     try:
         with open(path, newline="", encoding=encoding) as f:
             rows = _jsonl_rows(f, path) if ext == ".jsonl" else _delimited_rows(
                 f, path, delimiter="\t" if ext == ".tsv" else ",")
             for line, row in rows:
-                where = f"{path}:{line}"
-                text = _text(row, text_column, where, "--text_column")
-                if pair_column:
-                    pairs.append(_text(row, pair_column, where, "--text_pair_column"))
-                if label_columns:
-                    label = (label_delimiter or "|").join(
-                        column for column in label_columns
-                        if _binary(_field(row, column, where, "--label_columns"), where, column))
-                else:
-                    label = _field(row, label_column, where, "--label_column")
-                    if not label.strip() and label_delimiter is None:
-                        raise UserError(f"{where}: empty label in column {label_column!r}")
-                texts.append(text)
-                labels.append(label.strip())
-                sources.append(where)
+                yield f"{path}:{line}", row
     except UnicodeDecodeError as e:
         line = _line_of_bad_bytes(path, encoding)
         raise UserError(
@@ -129,11 +119,31 @@ def _read_file(path, text_column, label_column, flag, encoding, pair_column=None
             f"save the file as UTF-8 or set --encoding") from None
     except csv.Error as e:
         raise UserError(f"{path}: malformed {ext[1:].upper()}: {e}") from None
+
+
+def _read_file(path, text_column, label_column, flag, encoding, pair_column=None,
+               label_columns=(), label_delimiter=None):
+    texts, labels, sources, pairs = [], [], [], []
+    for where, row in table_rows(path, flag, encoding):
+        text = _text(row, text_column, where, "--text_column")
+        if pair_column:
+            pairs.append(_text(row, pair_column, where, "--text_pair_column"))
+        if label_columns:
+            label = (label_delimiter or "|").join(
+                column for column in label_columns
+                if _binary(field(row, column, where, "--label_columns"), where, column))
+        else:
+            label = field(row, label_column, where, "--label_column")
+            if not label.strip() and label_delimiter is None:
+                raise UserError(f"{where}: empty label in column {label_column!r}")
+        texts.append(text)
+        labels.append(label.strip())
+        sources.append(where)
     return Examples(texts, labels, sources, name=path, pairs=pairs if pair_column else None)
 
 
 def _text(row, column, where, flag):
-    text = _field(row, column, where, flag)
+    text = field(row, column, where, flag)
     if not text.strip():
         raise UserError(f"{where}: empty text in column {column!r}")
     return text
@@ -171,7 +181,8 @@ def _jsonl_rows(f, path):
         yield line_number, row
 
 
-def _field(row, column, where, flag):
+def field(row, column, where, flag):
+    """The value of `column` in a table row, as text; a UserError names `where` and `flag`."""
     if column not in row:
         columns = ", ".join(repr(c) for c in row if c is not None)
         raise UserError(f"{where}: no column {column!r} (found {columns}); set {flag}")
@@ -207,7 +218,11 @@ def parse_tfds_spec(spec, flag):
     return match["name"], match["split"] or _DEFAULT_SPLIT.get(flag, "train")
 
 
-def _read_tfds(spec, text_column, label_column, flag, data_dir, pair_column=None):
+def load_tfds(spec, flag, data_dir=None, needed=()):
+    """(tf.data split, features) of `tfds:NAME[:SPLIT]`, prepared first if need be.
+
+    `needed` lists `(feature, flag that names it)`; a missing one is a UserError.
+    """
     import tensorflow_datasets as tfds  # Imported here: only TFDS users pay for it.
 
     name, split = parse_tfds_spec(spec, flag)
@@ -219,24 +234,30 @@ def _read_tfds(spec, text_column, label_column, flag, data_dir, pair_column=None
         if not builder.is_prepared():
             _require_network(spec, flag, data_dir)
             builder.download_and_prepare()
-        dataset, info = builder.as_dataset(split=split), builder.info
+        dataset, features = builder.as_dataset(split=split), builder.info.features
     except UserError:
         raise
     except Exception as e:  # TFDS raises many types; each ends here as one line.
         raise UserError(f"--{flag}={spec}: TFDS could not load it: {first_line(e)}") from None
-    features = info.features
-    wanted = [(text_column, "--text_column"), (label_column, "--label_column")]
-    if pair_column:
-        wanted.append((pair_column, "--text_pair_column"))
-    for column, which in wanted:
+    for column, which in needed:
         if column not in features:
             raise UserError(f"--{flag}={spec}: no feature {column!r} (features: "
                             f"{', '.join(sorted(features.keys()))}); set {which}")
+    return dataset, features
+
+
+def _read_tfds(spec, text_column, label_column, flag, data_dir, pair_column=None):
+    import tensorflow_datasets as tfds
+
+    needed = [(text_column, "--text_column"), (label_column, "--label_column")]
+    if pair_column:
+        needed.append((pair_column, "--text_pair_column"))
+    dataset, features = load_tfds(spec, flag, data_dir, needed)
     label_feature = features[label_column]
     to_name = getattr(label_feature, "int2str", None)
     texts, labels, sources, pairs = [], [], [], []
     for i, row in enumerate(tfds.as_numpy(dataset)):
-        text = _decode(row[text_column])
+        text = decode(row[text_column])
         label = row[label_column]
         where = f"{spec}[{i}]"
         if to_name is not None:
@@ -245,20 +266,20 @@ def _read_tfds(spec, text_column, label_column, flag, data_dir, pair_column=None
                                 "has no gold labels")
             label = to_name(int(label))
         else:
-            label = _decode(label)
+            label = decode(label)
         for column, value in ((text_column, text),) + (
-                ((pair_column, _decode(row[pair_column])),) if pair_column else ()):
+                ((pair_column, decode(row[pair_column])),) if pair_column else ()):
             if not value.strip():
                 raise UserError(f"{where}: empty text in feature {column!r}")
         if pair_column:
-            pairs.append(_decode(row[pair_column]))
+            pairs.append(decode(row[pair_column]))
         texts.append(text)
         labels.append(str(label))
         sources.append(where)
     return Examples(texts, labels, sources, name=spec, pairs=pairs if pair_column else None)
 
 
-def _decode(value):
+def decode(value):
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 

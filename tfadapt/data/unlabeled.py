@@ -16,15 +16,12 @@ Example:
 (2000, '.assets/tweets/train.csv:2')
 """
 
-import csv
 import dataclasses
 import os
 from typing import List
 
-from tfadapt.data.readers import (TFDS_PREFIX, _decode, _delimited_rows, _field, _jsonl_rows,
-                                  _line_of_bad_bytes, _require_network, parse_tfds_spec,
-                                  read_lines)
-from tfadapt.errors import UserError, first_line
+from tfadapt.data.readers import TFDS_PREFIX, decode, field, load_tfds, read_lines, table_rows
+from tfadapt.errors import UserError
 
 TEXT_FILES = (".txt", ".csv", ".tsv", ".jsonl")
 
@@ -68,64 +65,29 @@ def read_texts(spec, text_column="text", flag="train_data", encoding="utf-8",
 
 
 def _read_file(path, text_column, flag, encoding):
-    if not os.path.isfile(path):
-        raise UserError(f"--{flag}={path}: file not found")
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in TEXT_FILES:
-        raise UserError(f"--{flag}={path}: unsupported file type {ext!r}; use "
-                        f"{', '.join(TEXT_FILES)}")
-    if ext == ".txt":
-        texts, sources, skipped = [], [], 0
-        for number, line in enumerate(read_lines(path, flag, encoding), start=1):
-            if line.strip():
-                texts.append(line.strip())
-                sources.append(f"{path}:{number}")
-            else:
-                skipped += 1
-        return Texts(texts, sources, path, skipped)
     texts, sources, skipped = [], [], 0
-    try:
-        with open(path, newline="", encoding=encoding) as f:
-            rows = _jsonl_rows(f, path) if ext == ".jsonl" else _delimited_rows(
-                f, path, delimiter="\t" if ext == ".tsv" else ",")
-            for line, row in rows:
-                text = _field(row, text_column, f"{path}:{line}", "--text_column").strip()
-                if text:
-                    texts.append(text)
-                    sources.append(f"{path}:{line}")
-                else:
-                    skipped += 1
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}:{_line_of_bad_bytes(path, encoding)}: bytes that are not "
-                        f"valid {encoding} ({e.reason}); save the file as UTF-8 or set "
-                        "--encoding") from None
-    except csv.Error as e:
-        raise UserError(f"{path}: malformed {ext[1:].upper()}: {e}") from None
+    if os.path.splitext(path)[1].lower() == ".txt":
+        numbered = ((f"{path}:{number}", line) for number, line
+                    in enumerate(read_lines(path, flag, encoding), start=1))
+    else:
+        numbered = ((where, field(row, text_column, where, "--text_column"))
+                    for where, row in table_rows(path, flag, encoding, TEXT_FILES))
+    for where, text in numbered:
+        if text.strip():
+            texts.append(text.strip())
+            sources.append(where)
+        else:
+            skipped += 1
     return Texts(texts, sources, path, skipped)
 
 
 def _read_tfds(spec, text_column, flag, data_dir):
-    import tensorflow_datasets as tfds  # Imported here: only TFDS users pay for it.
+    import tensorflow_datasets as tfds
 
-    name, split = parse_tfds_spec(spec, flag)
-    try:
-        # A prepared dataset loads without the network; TFDS's own download retries for
-        # minutes before it fails offline (see readers._read_tfds).
-        builder = tfds.builder(name, data_dir=data_dir)
-        if not builder.is_prepared():
-            _require_network(spec, flag, data_dir)
-            builder.download_and_prepare()
-        dataset, features = builder.as_dataset(split=split), builder.info.features
-    except UserError:
-        raise
-    except Exception as e:  # TFDS raises many types; each ends here as one line.
-        raise UserError(f"--{flag}={spec}: TFDS could not load it: {first_line(e)}") from None
-    if text_column not in features:
-        raise UserError(f"--{flag}={spec}: no feature {text_column!r} (features: "
-                        f"{', '.join(sorted(features.keys()))}); set --text_column")
+    dataset, _ = load_tfds(spec, flag, data_dir, [(text_column, "--text_column")])
     texts, sources, skipped = [], [], 0
     for i, row in enumerate(tfds.as_numpy(dataset)):
-        text = _decode(row[text_column]).strip()
+        text = decode(row[text_column]).strip()
         if text:
             texts.append(text)
             sources.append(f"{spec}[{i}]")

@@ -29,6 +29,7 @@ class ClassificationTask:
     """One class per text: softmax over the labels, cross-entropy, macro-F1."""
 
     name = "classification"
+    unit = "examples"  # what one item of the data is called in the log
 
     # === Data ===
 
@@ -55,7 +56,7 @@ class ClassificationTask:
             test = self.read(config.test_data, config, "test_data")
             self.check(labels, test)
         log(f"tfadapt: {len(train)} training, {len(validation)} validation"
-            + (f", {len(test)} test" if test else "") + f" examples; {self.describe(labels)}")
+            + (f", {len(test)} test" if test else "") + f" {self.unit}; {self.describe(labels)}")
         return Inputs(train, validation, test, labels, self.sample_weights(train, labels, config))
 
     def label_space(self, train, config):

@@ -16,13 +16,14 @@ import numpy as np
 from tfadapt.data.conll import Sentences, read_conll
 from tfadapt.data.labels import LabelMap
 from tfadapt.errors import UserError
-from tfadapt.tasks.classification import ClassificationTask, Inputs
+from tfadapt.tasks.classification import ClassificationTask
 
 OUTSIDE = "O"
 
 
 class TokenClassificationTask(ClassificationTask):
     name = "token_classification"
+    unit = "sentences"
 
     # === Data ===
 
@@ -31,24 +32,6 @@ class TokenClassificationTask(ClassificationTask):
             raise UserError(f"--{flag}={spec}: --task=token_classification reads CoNLL files "
                             "(a token and its BIO tag per line, a blank line between sentences)")
         return Sentences(read_conll(spec, config.encoding, flag), name=spec)
-
-    def read_inputs(self, config, log=print):
-        train = self.read(config.train_data, config, "train_data")
-        if config.max_train_examples and len(train) > config.max_train_examples:
-            train = train.subset(range(config.max_train_examples))
-        labels = self.label_space(train, config)
-        if config.validation_data:
-            validation = self.read(config.validation_data, config, "validation_data")
-            self.check(labels, validation)
-        else:
-            train, validation = self.split(train, config)
-        test = None
-        if config.test_data:
-            test = self.read(config.test_data, config, "test_data")
-            self.check(labels, test)
-        log(f"tfadapt: {len(train)} training, {len(validation)} validation"
-            + (f", {len(test)} test" if test else "") + f" sentences; {self.describe(labels)}")
-        return Inputs(train, validation, test, labels)
 
     def label_space(self, train, config):
         if config.labels:

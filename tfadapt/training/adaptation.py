@@ -78,8 +78,11 @@ def adapt(config, strategy=None, log=print):
     if inputs.test is None:
         raise UserError("--test_data is required: the report compares models on it")
     extra = {}
+    reading = dataclasses.replace(
+        config.train, text_column=config.extra_text_column or config.train.text_column,
+        label_column=config.extra_label_column or config.train.label_column)
     for name, path in parse_test_sets(config.extra_test_data).items():
-        extra[name] = task.read(path, config.train, "extra_test_data")
+        extra[name] = task.read(path, reading, "extra_test_data")
         task.check(inputs.labels, extra[name])
     _check_root(config)
     baseline_config, pretrain_config, adapted_config = stage_configs(config)

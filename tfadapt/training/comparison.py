@@ -64,6 +64,10 @@ def compare(base, strategies, learning_rates=None, train_fn=None, log=print):
     """Trains each strategy; returns the rows of the comparison (also written to disk)."""
     from tfadapt.training.trainer import train
 
+    if base.task not in ("classification", "pair"):
+        raise UserError(f"--task={base.task}: tfadapt.compare tabulates macro-F1 and accuracy, "
+                        "so it compares classification and pair runs; train the strategies of "
+                        "other tasks with tfadapt.train")
     train_fn = train_fn or train
     learning_rates = DEFAULT_LEARNING_RATES if learning_rates is None else learning_rates
     configs = {name: dataclasses.replace(

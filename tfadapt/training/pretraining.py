@@ -78,8 +78,10 @@ def read_corpus(config, log=print):
         log(f"tfadapt: left out {len(heldout) - len(unseen)} held-out texts that are also "
             "training texts")
         heldout = heldout.subset(unseen)
+    source = (heldout.name if config.validation_data
+              else f"{config.validation_split:g} of the training file")
     log(f"tfadapt: {len(train)} training texts ({train.name}), {len(heldout)} held-out "
-        f"({heldout.name if config.validation_data else f'{config.validation_split:g} of the training file'})")
+        f"({source})")
     return Corpus(train, heldout)
 
 
@@ -176,16 +178,9 @@ def pretrain(config, strategy=None, log=print):
     from tfadapt.models.presets import load_backbone_and_tokenizer
     from tfadapt.training.callbacks import ProgressLogger
     from tfadapt.training.optimization import build_optimizer
-    from tfadapt.training.strategy import resolve_placement
+    from tfadapt.training.strategy import place_run
 
-    placement = resolve_placement(config.strategy, config.tpu, config.jit_compile,
-                                  config.mixed_precision, strategy_object=strategy)
-    log(f"tfadapt: {placement.device} × {placement.replicas} replica(s), "
-        f"jit_compile={placement.jit_compile}, dtype policy {placement.dtype_policy}")
-    if config.batch_size % placement.replicas:
-        raise UserError(f"--batch_size={config.batch_size} does not split evenly over "
-                        f"{placement.replicas} replicas")
-    keras.utils.set_random_seed(config.seed)
+    placement = place_run(config, strategy, log)
 
     steps_per_epoch = len(corpus.train) // config.batch_size
     total_steps = steps_per_epoch * config.epochs

@@ -101,3 +101,19 @@ def resolve_placement(strategy="auto", tpu=None, jit_compile="auto", mixed_preci
     policy = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16",
               "auto": {"tpu": "mixed_bfloat16", "gpu": "mixed_float16"}.get(device, "float32")}
     return Placement(resolved, device, jit, policy[mixed_precision])
+
+
+def place_run(config, strategy_object=None, log=print):
+    """The `Placement` of a run's config (its strategy, tpu, jit_compile, mixed_precision),
+    logged; checks that `config.batch_size` splits over the replicas, and seeds Keras."""
+    import keras
+
+    placement = resolve_placement(config.strategy, config.tpu, config.jit_compile,
+                                  config.mixed_precision, strategy_object=strategy_object)
+    log(f"tfadapt: {placement.device} × {placement.replicas} replica(s), "
+        f"jit_compile={placement.jit_compile}, dtype policy {placement.dtype_policy}")
+    if config.batch_size % placement.replicas:
+        raise UserError(f"--batch_size={config.batch_size} does not split evenly over "
+                        f"{placement.replicas} replicas")
+    keras.utils.set_random_seed(config.seed)
+    return placement

@@ -53,16 +53,9 @@ def train(config, strategy=None, log=print):
     from tfadapt.training.callbacks import LayerFreezer, PadFractionLogger, ProgressLogger
     from tfadapt.training.lr_rules import RuleTable, format_rows, rules_for, save_rows
     from tfadapt.training.optimization import build_optimizer
-    from tfadapt.training.strategy import resolve_placement
+    from tfadapt.training.strategy import place_run
 
-    placement = resolve_placement(config.strategy, config.tpu, config.jit_compile,
-                                  config.mixed_precision, strategy_object=strategy)
-    log(f"tfadapt: {placement.device} × {placement.replicas} replica(s), "
-        f"jit_compile={placement.jit_compile}, dtype policy {placement.dtype_policy}")
-    if config.batch_size % placement.replicas:
-        raise UserError(f"--batch_size={config.batch_size} does not split evenly over "
-                        f"{placement.replicas} replicas")
-    keras.utils.set_random_seed(config.seed)
+    placement = place_run(config, strategy, log)
 
     steps_per_epoch = len(inputs.train) // config.batch_size
     with placement.strategy.scope():
