@@ -108,11 +108,13 @@ def regression_run(tmp_path_factory, tiny_preset):
 
 
 def test_regression_standardises_the_target_and_reports_on_its_scale(regression_run):
-    summary, model, preprocessor, labels, _ = regression_run
-    train_scores = [float(r[2]) for r in head_rows(asset("tweets", "scored_train.csv"), 192)[0]]
-    # Fit on the training part only (the validation split is held out first).
-    assert -1 < labels.mean < 1 and 0 < labels.std < 1
-    assert abs(labels.mean - np.mean(train_scores)) < 0.1
+    summary, model, preprocessor, labels, config = regression_run
+    # Fit on the training part only: the validation split is held out first.
+    inputs = get_task("regression").read_inputs(config, log=lambda line: None)
+    train_scores = [float(v) for v in inputs.train.labels]
+    assert len(train_scores) == 173  # 192 - 19 held out
+    assert labels.mean == pytest.approx(np.mean(train_scores), abs=1e-9)
+    assert labels.std == pytest.approx(np.std(train_scores), abs=1e-9)
     report = summary["test"]
     assert set(report["model"]) == {"examples", "rmse", "mae", "pearson", "spearman"}
     assert report["baseline"]["pearson"] == 0.0
@@ -274,7 +276,7 @@ def test_entity_decoding_in_the_graph_matches_conlleval(tmp_path, tiny_preset):
     import keras_hub
     tokenizer = keras_hub.models.BertTokenizer.from_preset(tiny_preset)
     serve, _ = tagger_serving_fn(FixedTags(), tokenizer, names, 64)
-    out = serve(tf.constant([sentence]))
+    out = serve(tf.constant([sentence, "apple \u0301 banana cherry"]))
     spans = [(t.decode(), int(s), int(e)) for t, s, e in zip(
         out["entity_types"][0].numpy(), out["entity_starts"][0].numpy(),
         out["entity_ends"][0].numpy())]
@@ -285,6 +287,9 @@ def test_entity_decoding_in_the_graph_matches_conlleval(tmp_path, tiny_preset):
     assert [(kind, sentence[s:e]) for kind, s, e in spans] == [
         ("a", "apple banana"), ("a", "cherry"), ("a", "dog"), ("b", "egg"), ("a", "goat"),
         ("b", "house")]
+    # A word with no word pieces (a lone combining accent) is O; the next words keep
+    # their own first pieces' tags (here: I-a, I-a of positions 2 and 3 of the pieces).
+    assert [t.decode() for t in out["tags"][1].numpy()[:4]] == ["I-a", "O", "I-a", "B-a"]
 
 
 def test_token_classification_under_mirrored_strategy(tmp_path, tiny_preset, mirrored):
@@ -322,3 +327,20 @@ def test_unknown_tag_in_test_data_names_its_line(tmp_path, tiny_preset):
 def test_task_flags_are_checked(changes, message):
     with pytest.raises(UserError, match=message):
         TrainConfig(train_data="t.csv", preset="p", model_dir="m", **changes)
+
+
+def test_evaluate_and_export_commands_on_a_token_classification_run(ner_run, tmp_path):
+    from conftest import run_module
+
+    summary, _, _, _, config = ner_run
+    result = run_module("tfadapt.evaluate", f"--model_dir={config.model_dir}",
+                        f"--test_data={config.test_data}", f"--output_dir={tmp_path / 'eval'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "entity F1" in result.stdout and "(48 sentences," in result.stdout
+    saved = json.load(open(tmp_path / "eval" / "report.json"))
+    assert saved["model"]["f1"] == pytest.approx(summary["test"]["model"]["f1"], abs=1e-9)
+    result = run_module("tfadapt.export", f"--model_dir={config.model_dir}",
+                        f"--export_dir={tmp_path / 'export'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = serve_in_fresh_process(str(tmp_path / "export" / "1"), {"text": ["Hi Paris"]})
+    assert len(served["eager"]["tags"][0]) == 2

@@ -271,8 +271,8 @@ def define_adapt_flags(fv):
                         "--domain_data.", flag_values=fv)
     flags.DEFINE_string("domain_encoding", d.domain_encoding, "Text encoding of --domain_data.",
                         flag_values=fv)
-    flags.DEFINE_integer("mlm_max_examples", 0, "Masked-LM training on the first N domain "
-                         "texts only (0: all).", flag_values=fv)
+    flags.DEFINE_integer("mlm_max_examples", 0, "Masked-LM training on a seeded random "
+                         "sample of N domain texts (0: all).", flag_values=fv)
     flags.DEFINE_integer("mlm_sequence_length", d.mlm_sequence_length, "Masked-LM sequence "
                          "length.", flag_values=fv)
     flags.DEFINE_integer("mlm_batch_size", d.mlm_batch_size, "Masked-LM batch size.",

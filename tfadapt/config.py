@@ -120,6 +120,14 @@ class TrainConfig:
                "class_weights", "is for --task=classification or pair")
         _check(self.task not in ("pair", "token_classification") or not self.augment_copies,
                "augment_copies", f"(EDA) does not apply to --task={self.task}")
+        _check(self.task == "regression" or self.regression_loss == "mse", "regression_loss",
+               "is for --task=regression")
+        _check(self.task == "multilabel" or self.label_delimiter == "|", "label_delimiter",
+               "is for --task=multilabel")
+        _check(self.task != "regression" or self.labels is None, "labels",
+               "does not apply to --task=regression (the target is a number)")
+        _check(self.task != "token_classification" or self.pooling == "mean", "pooling",
+               "does not apply to --task=token_classification (every token is tagged)")
         monitors = MONITORS.get(self.task, ())
         _check(self.early_stopping_metric in ("auto",) + monitors, "early_stopping_metric",
                f"is {self.early_stopping_metric!r}; --task={self.task} monitors one of "
@@ -426,6 +434,21 @@ class AdaptConfig:
 
         _check(self.train.test_data, "test_data", "is required: the report compares the base "
                "and the adapted model on it")
+        _check(self.mlm_epochs >= 1, "mlm_epochs", "must be at least 1")
+        _check(self.mlm_max_steps >= 0, "mlm_max_steps", "must be non-negative (0: "
+               "--mlm_epochs decides)")
+        _check(self.mlm_max_examples >= 0, "mlm_max_examples", "must be non-negative")
+        _check(4 <= self.mlm_sequence_length <= 4096, "mlm_sequence_length",
+               "must be in [4, 4096]")
+        _check(self.mlm_batch_size >= 1, "mlm_batch_size", "must be at least 1")
+        _check(self.mlm_learning_rate > 0, "mlm_learning_rate", "must be positive")
+        _check(0 < self.mask_rate < 1, "mask_rate", "must be in (0, 1); BERT uses 0.15")
+        _check(self.domain_data or (self.domain_text_column == "text"
+                                    and self.domain_encoding == "utf-8"),
+               "domain_text_column", "and --domain_encoding describe --domain_data; set it "
+               "or leave them out")
+        _check(self.extra_test_data or not (self.extra_text_column or self.extra_label_column),
+               "extra_text_column", "and --extra_label_column describe --extra_test_data")
         _check(_known_encoding(self.domain_encoding), "domain_encoding",
                f"is {self.domain_encoding!r}, which Python does not know")
         parse_test_sets(self.extra_test_data)

@@ -22,6 +22,9 @@ from tfadapt import cli
 from tfadapt.errors import UserError
 
 FLAGS = flags.FLAGS
+# How the test data is read; each defaults to what the run was trained with.
+_COLUMNS = ("text_column", "label_column", "text_pair_column", "label_columns",
+            "label_delimiter", "encoding")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hides TensorFlow's CUDA-probe chatter
 
 
@@ -37,11 +40,13 @@ def define_flags(fv):
     flags.mark_flags_as_required(["model_dir", "test_data"], flag_values=fv)
 
 
-def evaluate(model_dir, test_data, text_column=None, label_column=None, encoding="utf-8",
-             tfds_data_dir=None, output_dir=None, batch_size=64):
+def evaluate(model_dir, test_data, columns=None, tfds_data_dir=None, output_dir=None,
+             batch_size=64):
     """Evaluates the run in `model_dir`; returns (report, {what: path written}).
 
-    `text_column` / `label_column` default to the columns the run was trained on.
+    `columns` overrides how the run read its data (`text_column`, `label_column`,
+    `text_pair_column`, `label_columns`, `label_delimiter`, `encoding`); what it leaves
+    out is read as the run was trained.
     """
     from tfadapt.tasks import get_task
     from tfadapt.training.model_dir import ModelDir, load_trained
@@ -49,10 +54,8 @@ def evaluate(model_dir, test_data, text_column=None, label_column=None, encoding
     # Check what the user named before TensorFlow loads.
     trained = ModelDir(model_dir).require_trained()
     task = get_task(trained.task)
-    reading = dataclasses.replace(
-        trained, encoding=encoding, tfds_data_dir=tfds_data_dir, batch_size=batch_size,
-        text_column=text_column or trained.text_column,
-        label_column=label_column or trained.label_column)
+    reading = dataclasses.replace(trained, tfds_data_dir=tfds_data_dir, batch_size=batch_size,
+                                  **(columns or {}))
     examples = task.read(test_data, reading, "test_data")
     task.check(task.load_labels(ModelDir(model_dir).labels), examples)
 
@@ -68,11 +71,12 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
 
-    given = lambda name: FLAGS[name].value if FLAGS[name].present else None  # noqa: E731
+    columns = {name: FLAGS[name].value for name in _COLUMNS if FLAGS[name].present}
+    if "label_columns" in columns:
+        columns["label_columns"] = tuple(c.strip() for c in columns["label_columns"])
     report, paths = cli.exit_on_user_error(
-        "tfadapt.evaluate", evaluate, FLAGS.model_dir, FLAGS.test_data, given("text_column"),
-        given("label_column"), FLAGS.encoding, FLAGS.tfds_data_dir, FLAGS.output_dir,
-        FLAGS.batch_size)
+        "tfadapt.evaluate", evaluate, FLAGS.model_dir, FLAGS.test_data, columns,
+        FLAGS.tfds_data_dir, FLAGS.output_dir, FLAGS.batch_size)
     from tfadapt.tasks import get_task
 
     print(get_task(report["task"]).format_summary(report, paths))

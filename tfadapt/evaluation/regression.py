@@ -56,6 +56,8 @@ def regression_report(y_true, y_pred):
 
 
 def _pearson(a, b):
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # a constant has no correlation (not 1e-16)
+        return 0.0
     a, b = a - a.mean(), b - b.mean()
     denominator = np.sqrt((a ** 2).sum() * (b ** 2).sum())
     return float((a * b).sum() / denominator) if denominator else 0.0

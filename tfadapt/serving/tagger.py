@@ -56,12 +56,16 @@ def tagger_serving_fn(model, tokenizer, tag_names, sequence_length):
         index = word_index.to_tensor(default_value=-1)
         previous = tf.pad(index[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
         first = (index >= 0) & (index != previous)
+        # Scattered by word index, not packed in order: a word with no pieces (a lone
+        # combining accent, a zero-width space) has no first piece and stays O.
         num_words = tf.cast(words.row_lengths(), tf.int32)
         width = tf.reduce_max(tf.concat([num_words, [0]], 0))
-        tag_ids = tf.ragged.boolean_mask(best, first).to_tensor(
-            default_value=outside, shape=tf.stack([tf.shape(text)[0], width]))
+        positions = tf.where(first)
+        tag_ids = tf.tensor_scatter_nd_update(
+            tf.fill(tf.stack([tf.shape(text)[0], width]), outside),
+            tf.stack([tf.cast(positions[:, 0], tf.int32), tf.gather_nd(index, positions)], 1),
+            tf.gather_nd(best, positions))
         present = tf.sequence_mask(num_words, width)
-        tag_ids = tf.where(present, tag_ids, outside)
 
         # Character offsets of the words, from tensorflow_text's byte offsets.
         char_starts = _chars_before(text, words, byte_starts)

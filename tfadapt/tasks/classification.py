@@ -41,15 +41,18 @@ class ClassificationTask:
 
     def read_inputs(self, config, log=print):
         """Reads and checks the train / validation / test data of `config`."""
-        train = self.read(config.train_data, config, "train_data")
-        if config.max_train_examples and len(train) > config.max_train_examples:
-            train = train.subset(range(config.max_train_examples))
-        labels = self.label_space(train, config)
+        everything = self.read(config.train_data, config, "train_data")
+        if config.max_train_examples and len(everything) > config.max_train_examples:
+            everything = everything.subset(range(config.max_train_examples))
         if config.validation_data:
+            train = everything
             validation = self.read(config.validation_data, config, "validation_data")
-            self.check(labels, validation)
         else:
-            train, validation = self.split(train, config)
+            train, validation = self.split(everything, config)
+        # Learned from the training part only (after the split): the majority class, the
+        # regression target's mean and scale.
+        labels = self.label_space(train, everything, config)
+        self.check(labels, validation)
         train = self.augment(train, config)
         test = None
         if config.test_data:
@@ -59,7 +62,8 @@ class ClassificationTask:
             + (f", {len(test)} test" if test else "") + f" {self.unit}; {self.describe(labels)}")
         return Inputs(train, validation, test, labels, self.sample_weights(train, labels, config))
 
-    def label_space(self, train, config):
+    def label_space(self, train, everything, config):
+        """What the head predicts, from the training part (`everything`: before the split)."""
         return LabelMap.for_training(train, config.labels)
 
     def check(self, labels, examples):

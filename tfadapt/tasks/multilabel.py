@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from tfadapt.data.labels import MultiLabelMap, stratified_split
+from tfadapt.data.labels import MultiLabelMap, random_split
 from tfadapt.data.readers import read_examples
 from tfadapt.tasks.classification import ClassificationTask
 
@@ -26,13 +26,16 @@ class MultiLabelTask(ClassificationTask):
                              label_columns=config.label_columns,
                              label_delimiter=config.label_delimiter)
 
-    def label_space(self, train, config):
-        return MultiLabelMap.for_training(train, config.label_delimiter,
+    def label_space(self, train, everything, config):
+        # The label names of the whole training file (a vocabulary, not a statistic: a
+        # rare label may fall entirely into the validation part).
+        return MultiLabelMap.for_training(everything, config.label_delimiter,
                                           config.labels or config.label_columns or None)
 
     def split(self, train, config):
-        # Stratified by the whole label set; a set seen once stays in training.
-        return stratified_split(train, config.validation_split, config.seed)
+        # Random, not stratified by label set: that would over-represent rare sets in the
+        # validation data, on which the thresholds are tuned.
+        return random_split(train, config.validation_split, config.seed)
 
     def describe(self, labels):
         return f"labels (any number per text): {', '.join(labels.names)}"
@@ -73,9 +76,8 @@ class MultiLabelTask(ClassificationTask):
     # === Evaluation ===
 
     def evaluate(self, model, examples, labels, preprocessor, config):
-        """Micro/macro-F1, subset accuracy, per-label figures; beside a baseline that
-        predicts each label present in more than half of the training examples (usually:
-        none), which is what a model that learned nothing would do."""
+        """Micro/macro-F1, subset accuracy, per-label figures; beside the baseline that
+        predicts no label (what a model that learned nothing does when every label is rare)."""
         from tfadapt.evaluation.multilabel import multilabel_report
 
         labels.check(examples)

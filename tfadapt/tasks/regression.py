@@ -28,7 +28,7 @@ class RegressionTask(ClassificationTask):
             _number(label, where, config.label_column)
         return examples
 
-    def label_space(self, train, config):
+    def label_space(self, train, everything, config):
         values = [float(label) for label in train.labels]
         if len(set(values)) < 2:
             raise UserError(f"{train.name}: every target is {values[0]:g}; regression needs "

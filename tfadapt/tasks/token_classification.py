@@ -33,19 +33,24 @@ class TokenClassificationTask(ClassificationTask):
                             "(a token and its BIO tag per line, a blank line between sentences)")
         return Sentences(read_conll(spec, config.encoding, flag), name=spec)
 
-    def label_space(self, train, config):
+    def label_space(self, train, everything, config):
+        """The tags: --labels, or B- and I- of every entity type of the training file
+        (before the split: a tag set is a vocabulary, not a statistic)."""
         if config.labels:
+            bad = [tag for tag in config.labels if tag != OUTSIDE and tag[:2] not in ("B-", "I-")]
+            if bad or OUTSIDE not in config.labels:
+                raise UserError(f"--labels: BIO tags are {OUTSIDE!r}, B-TYPE and I-TYPE"
+                                + (f"; {bad[0]!r} is none of them" if bad
+                                   else f"; {OUTSIDE!r} is missing"))
             labels = LabelMap(config.labels, majority=OUTSIDE, given=True)
         else:
             # Both tags of every entity type seen: an I-X in the validation data is fine
             # when training saw only B-X.
-            kinds = sorted({tag[2:] for tags in train.tags for tag in tags if tag != OUTSIDE})
+            kinds = sorted({tag[2:] for tags in everything.tags for tag in tags
+                            if tag != OUTSIDE})
             labels = LabelMap([OUTSIDE] + [f"{p}-{kind}" for kind in kinds for p in "BI"],
                               majority=OUTSIDE)
-        self.check(labels, train)
-        if OUTSIDE not in labels.names:
-            raise UserError(f"--labels: must include {OUTSIDE!r}, the tag of words outside "
-                            "any entity")
+        self.check(labels, everything)
         return labels
 
     def check(self, labels, data):

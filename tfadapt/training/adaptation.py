@@ -2,8 +2,11 @@
 
     model_dir/
       baseline/      the base model fine-tuned on the task (an ordinary tfadapt run)
-      pretrain/      masked-LM adaptation of the base model on the domain text (DAPT) or
-                     on the task's own training text (TAPT); its preset/ is the adapted model
+      masked_lm_<id>.jsonl   the masked-LM text: --domain_data without validation or test
+                     texts (DAPT), or the task's training texts (TAPT, with its validation
+                     texts held out in masked_lm_<id>_heldout.jsonl)
+      pretrain/      masked-LM adaptation of the base model on that text; its preset/ is
+                     the adapted model
       adapted/       the adapted model fine-tuned on the task, with the same settings
       domain_shift.md / .json / .png   base vs adapted on every test set, the differences,
                      and the masked-LM loss curve
@@ -16,6 +19,7 @@ on test data.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -37,18 +41,24 @@ def parse_test_sets(items):
     return sets
 
 
-def stage_configs(config):
-    """(baseline TrainConfig, PretrainConfig, adapted TrainConfig) of an `AdaptConfig`."""
+def stage_configs(config, text_id="text"):
+    """(baseline TrainConfig, PretrainConfig, adapted TrainConfig) of an `AdaptConfig`.
+
+    The masked-LM stage reads the text files that `adapt` writes into MODEL_DIR (see
+    `_masked_lm_text`): the domain text without any validation or test text, or for
+    TAPT the task's training texts, with its validation texts held out. Their names
+    carry `text_id`, a digest of their content, so that other text is another job.
+    """
     from tfadapt.config import PretrainConfig
 
     task = config.train
     root = task.model_dir
     pretrain = PretrainConfig(
-        train_data=config.domain_data or task.train_data,
-        text_column=config.domain_text_column if config.domain_data else task.text_column,
-        encoding=config.domain_encoding if config.domain_data else task.encoding,
-        tfds_data_dir=task.tfds_data_dir, preset=task.preset,
-        model_dir=os.path.join(root, "pretrain"), max_train_examples=config.mlm_max_examples,
+        train_data=os.path.join(root, MLM_TEXT.format(text_id)),
+        validation_data=(None if config.domain_data
+                         else os.path.join(root, MLM_HELDOUT.format(text_id))),
+        preset=task.preset, model_dir=os.path.join(root, "pretrain"),
+        max_train_examples=config.mlm_max_examples,
         sequence_length=config.mlm_sequence_length, mask_rate=config.mask_rate,
         whole_word_masking=config.whole_word_masking, batch_size=config.mlm_batch_size,
         epochs=config.mlm_epochs, max_steps=config.mlm_max_steps,
@@ -62,11 +72,16 @@ def stage_configs(config):
     return baseline, pretrain, adapted
 
 
+MLM_TEXT = "masked_lm_{}.jsonl"
+MLM_HELDOUT = "masked_lm_{}_heldout.jsonl"
+
+
 def adapt(config, strategy=None, log=print):
     """Runs the whole adaptation of an `AdaptConfig`; returns the domain-shift report."""
+    from tfadapt.models.presets import describe_preset
     from tfadapt.tasks import get_task
     from tfadapt.training.pretraining import pretrain
-    from tfadapt.training.trainer import train
+    from tfadapt.training.trainer import check_export_dir, train
 
     started = time.time()
     task = get_task(config.train.task)
@@ -75,8 +90,6 @@ def adapt(config, strategy=None, log=print):
                         "adaptive pretraining reads text columns, not CoNLL files)")
     # Every input is read and checked before the first stage writes anything.
     inputs = task.read_inputs(config.train, log=lambda line: None)
-    if inputs.test is None:
-        raise UserError("--test_data is required: the report compares models on it")
     extra = {}
     reading = dataclasses.replace(
         config.train, text_column=config.extra_text_column or config.train.text_column,
@@ -84,17 +97,23 @@ def adapt(config, strategy=None, log=print):
     for name, path in parse_test_sets(config.extra_test_data).items():
         extra[name] = task.read(path, reading, "extra_test_data")
         task.check(inputs.labels, extra[name])
-    _check_root(config)
-    baseline_config, pretrain_config, adapted_config = stage_configs(config)
-
-    stages = (("baseline: fine-tune the base model", baseline_config, train),
+    texts, heldout = _masked_lm_text(config, inputs, extra.values(), log)
+    text_id = hashlib.sha1(json.dumps([texts, heldout]).encode()).hexdigest()[:12]
+    describe_preset(config.train.preset)
+    check_export_dir(config.train.export_dir)
+    baseline_config, pretrain_config, adapted_config = stage_configs(config, text_id)
+    stages = [("baseline: fine-tune the base model", baseline_config, train),
               ("masked-LM adaptation", pretrain_config, pretrain),
-              ("fine-tune the adapted model", adapted_config, train))
+              ("fine-tune the adapted model", adapted_config, train)]
+    stages = [(what, _resumable(stage, log), run) for what, stage, run in stages]
+    _prepare_root(config, pretrain_config, texts, heldout)
+
     summaries = []
     for i, (what, stage, run) in enumerate(stages, start=1):
         log(f"tfadapt.adapt: [{i}/3] {what} → {stage.model_dir}")
-        if _interrupted(stage.model_dir):
-            log(f"tfadapt.adapt: {stage.model_dir} did not finish last time; running it again")
+        if i == 3 and _older(stage.model_dir, "run.json",
+                             pretrain_config.model_dir, "pretrain.json"):
+            log("tfadapt.adapt: the masked-LM stage ran again; fine-tuning its new output")
             stage = dataclasses.replace(stage, overwrite=True)
         summaries.append(run(stage, strategy=strategy, log=log))
     baseline, mlm, adapted = summaries
@@ -126,13 +145,86 @@ def adapt(config, strategy=None, log=print):
     return report
 
 
-def _check_root(config):
+def _texts_of(data):
+    """The raw texts of a data set of any task (both texts of pairs; sentences' words)."""
+    if hasattr(data, "sentences"):
+        return [" ".join(tokens) for tokens in data.tokens]
+    return list(data.texts) + list(data.pairs or [])
+
+
+def _masked_lm_text(config, inputs, extra, log):
+    """(training texts, held-out texts or None) of the masked-LM stage.
+
+    TAPT: the task's own training texts (after its validation split, without EDA
+    copies), its validation texts held out. DAPT: --domain_data without any text that
+    is also a validation or test text, so that neither the choice of the exported model
+    nor the report rests on text seen during adaptation.
+    """
+    from tfadapt.data.unlabeled import read_texts
+
+    if not config.domain_data:
+        train = inputs.train
+        original = [i for i, source in enumerate(train.sources)
+                    if not source.endswith("(augmented)")]
+        return _texts_of(train.subset(original)), _texts_of(inputs.validation)
+    domain = read_texts(config.domain_data, config.domain_text_column, "domain_data",
+                        config.domain_encoding, config.train.tfds_data_dir)
+    evaluated = {" ".join(t.split()) for data in (inputs.validation, inputs.test, *extra)
+                 for t in _texts_of(data)}
+    kept = [t for t in domain.texts if " ".join(t.split()) not in evaluated]
+    if len(kept) < len(domain.texts):
+        log(f"tfadapt.adapt: {len(domain.texts) - len(kept)} --domain_data texts are also "
+            "validation or test texts; they are left out of the masked-LM training")
+    if not kept:
+        raise UserError(f"--domain_data={config.domain_data}: every text is also a "
+                        "validation or test text")
+    return kept, None
+
+
+def _resumable(stage, log):
+    """`stage`, set to run again from scratch when an earlier run of it was cut off; its
+    model_dir is checked now, so that a conflict fails before any stage runs."""
+    from tfadapt.training.model_dir import ModelDir
+    from tfadapt.training.pretraining import PretrainDir
+
+    if _interrupted(stage.model_dir):
+        log(f"tfadapt.adapt: {stage.model_dir} did not finish last time; it runs again")
+        return dataclasses.replace(stage, overwrite=True)
+    folder = (PretrainDir if hasattr(stage, "mask_rate") else ModelDir)(stage.model_dir)
+    folder.check(json.loads(stage.to_json()), stage.overwrite)
+    return stage
+
+
+def _prepare_root(config, pretrain_config, texts, heldout):
+    """Creates MODEL_DIR with the config and the masked-LM text; removes the report of an
+    earlier run (it is written again at the end)."""
     root = config.train.model_dir
     if os.path.exists(root) and not os.path.isdir(root):
         raise UserError(f"--model_dir={root}: is a file, not a folder")
     os.makedirs(root, exist_ok=True)
+    for name in ("adapt.json", "domain_shift.md", "domain_shift.json", "domain_shift.png"):
+        if os.path.exists(os.path.join(root, name)):
+            os.remove(os.path.join(root, name))
+    _write_json_lines(pretrain_config.train_data, texts)
+    if heldout is not None:
+        _write_json_lines(pretrain_config.validation_data, heldout)
     with open(os.path.join(root, "adapt_config.json"), "w") as f:
         f.write(config.to_json())
+
+
+def _write_json_lines(path, texts):
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        for text in texts:
+            f.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+    os.replace(partial, path)
+
+
+def _older(folder, name, other_folder, other_name):
+    """Whether `folder/name` exists and is older than `other_folder/other_name`."""
+    path, other = os.path.join(folder, name), os.path.join(other_folder, other_name)
+    return (os.path.isfile(path) and os.path.isfile(other)
+            and os.path.getmtime(path) < os.path.getmtime(other))
 
 
 def _interrupted(model_dir):
@@ -197,6 +289,8 @@ def format_table(report):
         lines.append(f"| {row['test_set']} | {row['metric']} | {row['baseline']:.3f} | "
                      f"{row['adapted']:.3f} | {row['difference']:+.3f} |")
     mlm, validation = report["masked_lm"], report["validation"]
+    if report["rows"] and report["rows"][0]["metric"] == "rmse":
+        lines += ["", "RMSE: lower is better (a negative difference is a gain)."]
     lines += ["", f"Masked-LM held-out loss {mlm['heldout_loss_before']:.3f} → "
                   f"{mlm['heldout_loss_after']:.3f} (perplexity {mlm['perplexity_before']:.1f} → "
                   f"{mlm['perplexity_after']:.1f}) on {mlm['heldout_examples']} held-out "

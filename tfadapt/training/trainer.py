@@ -32,7 +32,7 @@ def train(config, strategy=None, log=print):
     task = get_task(config.task)
     inputs = task.read_inputs(config, log)
     describe_preset(config.preset)
-    _check_export_dir(config.export_dir)
+    check_export_dir(config.export_dir)
     model_dir = ModelDir(config.model_dir)
     finished = model_dir.check(json.loads(config.to_json()), config.overwrite)
     if finished is not None:
@@ -206,7 +206,8 @@ def _read_json(path):
         return json.load(f)
 
 
-def _check_export_dir(export_dir):
+def check_export_dir(export_dir):
+    """A UserError when `export_dir` is a file or cannot be written."""
     if not export_dir:
         return
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
