@@ -125,6 +125,39 @@ def test_whole_words_max_steps_bf16_and_mirrored_strategy(tiny_preset, corpus, t
     assert not os.path.exists(tmp_path / "run" / "preset")
 
 
+def test_eval_every_steps_scores_the_heldout_text_more_often(tiny_preset, corpus, tmp_path):
+    # 64 training texts / 8 = 8 steps an epoch, 2 epochs: scored at steps 3, 6, 9, 12, 15, 16.
+    config = _config(tiny_preset, corpus, tmp_path / "run", epochs=2, eval_every_steps=3)
+    lines = []
+    summary = pretrain(config, log=lines.append)
+    assert [point["step"] for point in summary["loss_curve"]] == [0, 3, 6, 9, 12, 15, 16]
+    assert summary["steps"] == 16
+    assert any("6 round(s) (held-out text scored after each) × 3 steps" in line
+               for line in lines)
+
+
+def test_head_warmup_holds_the_backbone_still_then_trains_it(tiny_preset, corpus, tmp_path):
+    import keras_hub
+
+    def backbone_weights(preset):
+        backbone = keras_hub.models.BertBackbone.from_preset(preset)
+        return [w.copy() for w in backbone.get_weights()]
+
+    original = backbone_weights(tiny_preset)
+    held = pretrain(_config(tiny_preset, corpus, tmp_path / "held", max_steps=4,
+                            head_warmup_steps=4), log=lambda line: None)
+    assert held["heldout_loss_after"] < held["heldout_loss_before"]  # the head learned
+    for before, after in zip(original, backbone_weights(held["preset"])):
+        np.testing.assert_array_equal(before, after)
+    lines = []
+    joined = pretrain(_config(tiny_preset, corpus, tmp_path / "joined", max_steps=4,
+                              head_warmup_steps=2), log=lines.append)
+    assert any("head warm-up done after 2 steps" in line for line in lines)
+    changed = [not np.array_equal(before, after) for before, after
+               in zip(original, backbone_weights(joined["preset"]))]
+    assert sum(changed) > len(changed) // 2
+
+
 # === Reading unlabeled text ===
 
 def test_read_texts_from_each_format(tmp_path, drug_rows):

@@ -217,6 +217,13 @@ def define_pretrain_flags(fv):
                          "replicas.", flag_values=fv)
     flags.DEFINE_integer("epochs", d.epochs, "Passes over the training texts (new masks "
                          "every pass).", flag_values=fv)
+    flags.DEFINE_integer("head_warmup_steps", d.head_warmup_steps, "Train only the masked-LM "
+                         "head for the first N steps (the backbone held still), then "
+                         "everything: a head that starts untrained does not disturb the "
+                         "pretrained layers (0: off).", flag_values=fv)
+    flags.DEFINE_integer("eval_every_steps", d.eval_every_steps, "Score the held-out text "
+                         "(and checkpoint the best weights) every N steps, for a finer loss "
+                         "curve (0: after every epoch).", flag_values=fv)
     flags.DEFINE_integer("max_steps", d.max_steps, "Stop after N training steps (0: --epochs "
                          "decides).", flag_values=fv)
     flags.DEFINE_float("learning_rate", d.learning_rate, "Peak AdamW learning rate.",
@@ -279,6 +286,11 @@ def define_adapt_flags(fv):
                          flag_values=fv)
     flags.DEFINE_integer("mlm_epochs", d.mlm_epochs, "Masked-LM epochs over the domain text.",
                          flag_values=fv)
+    flags.DEFINE_integer("mlm_head_warmup_steps", 0, "Train only the masked-LM head for "
+                         "the first N masked-LM steps (see tfadapt.pretrain "
+                         "--head_warmup_steps).", flag_values=fv)
+    flags.DEFINE_integer("mlm_eval_every_steps", 0, "Score the held-out domain text every "
+                         "N masked-LM steps (0: after every epoch).", flag_values=fv)
     flags.DEFINE_integer("mlm_max_steps", 0, "Stop masked-LM training after N steps (0: "
                          "--mlm_epochs decides).", flag_values=fv)
     flags.DEFINE_float("mlm_learning_rate", d.mlm_learning_rate, "Masked-LM peak learning "

@@ -329,6 +329,8 @@ class PretrainConfig:
     batch_size: int = 32
     epochs: int = 3
     max_steps: int = 0
+    eval_every_steps: int = 0
+    head_warmup_steps: int = 0
     learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -358,6 +360,10 @@ class PretrainConfig:
         _check(self.batch_size >= 1, "batch_size", "must be at least 1")
         _check(self.epochs >= 1, "epochs", "must be at least 1")
         _check(self.max_steps >= 0, "max_steps", "must be non-negative (0: --epochs decides)")
+        _check(self.eval_every_steps >= 0, "eval_every_steps",
+               "must be non-negative (0: after every epoch)")
+        _check(self.head_warmup_steps >= 0, "head_warmup_steps",
+               "must be non-negative (0: the backbone trains from the first step)")
         _check(self.learning_rate > 0, "learning_rate", "must be positive")
         _check(0 <= self.warmup_ratio < 1, "warmup_ratio", "must be in [0, 1)")
         _check(self.weight_decay >= 0, "weight_decay", "must be non-negative")
@@ -422,6 +428,8 @@ class AdaptConfig:
     mlm_batch_size: int = 32
     mlm_epochs: int = 1
     mlm_max_steps: int = 0
+    mlm_eval_every_steps: int = 0
+    mlm_head_warmup_steps: int = 0
     mlm_learning_rate: float = 1e-4
     mask_rate: float = 0.15
     whole_word_masking: bool = False
@@ -435,6 +443,10 @@ class AdaptConfig:
         _check(self.train.test_data, "test_data", "is required: the report compares the base "
                "and the adapted model on it")
         _check(self.mlm_epochs >= 1, "mlm_epochs", "must be at least 1")
+        _check(self.mlm_head_warmup_steps >= 0, "mlm_head_warmup_steps",
+               "must be non-negative (0: the backbone trains from the first step)")
+        _check(self.mlm_eval_every_steps >= 0, "mlm_eval_every_steps",
+               "must be non-negative (0: after every epoch)")
         _check(self.mlm_max_steps >= 0, "mlm_max_steps", "must be non-negative (0: "
                "--mlm_epochs decides)")
         _check(self.mlm_max_examples >= 0, "mlm_max_examples", "must be non-negative")

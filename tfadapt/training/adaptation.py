@@ -62,6 +62,8 @@ def stage_configs(config, text_id="text"):
         sequence_length=config.mlm_sequence_length, mask_rate=config.mask_rate,
         whole_word_masking=config.whole_word_masking, batch_size=config.mlm_batch_size,
         epochs=config.mlm_epochs, max_steps=config.mlm_max_steps,
+        eval_every_steps=config.mlm_eval_every_steps,
+        head_warmup_steps=config.mlm_head_warmup_steps,
         learning_rate=config.mlm_learning_rate, seed=task.seed, strategy=task.strategy,
         tpu=task.tpu, jit_compile=task.jit_compile, mixed_precision=task.mixed_precision,
         bucket_boundaries=task.bucket_boundaries, overwrite=task.overwrite)

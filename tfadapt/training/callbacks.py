@@ -181,3 +181,45 @@ class ValidationMetricLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs[self.name] = float(self.compute(self.model))
+
+
+class HeadWarmup(keras.callbacks.Callback):
+    """Trains only the new head for the first `steps` steps, then the whole model.
+
+    A head that starts untrained (a masked-LM head on a checkpoint that ships none)
+    sends large, noisy gradients into the pretrained layers below it in its first steps;
+    holding those layers still until the head has learned something protects what they
+    know (as ULMFiT and "linear probe, then fine-tune" do). The optimizer must be built
+    over every variable before `fit`, so the held variables find their state ready.
+
+    Args:
+        held: the variables to hold still during the warm-up (the backbone's).
+        steps: warm-up steps (0: none).
+        log: where the "unfrozen" line goes.
+    """
+
+    def __init__(self, held, steps, log=print):
+        super().__init__()
+        self.held = [v for v in held if v.trainable]
+        self.steps = steps
+        self.log = log
+        self.warm = steps == 0
+        self._epochs_done = 0
+
+    def on_train_begin(self, logs=None):
+        if not self.warm:
+            for variable in self.held:
+                variable.trainable = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs_done = epoch + 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Counted on the host: reading the optimizer's step would sync every batch.
+        step = self._epochs_done * (self.params or {}).get("steps", 0) + batch
+        if not self.warm and step >= self.steps:
+            for variable in self.held:
+                variable.trainable = True
+            self.warm = True
+            self.model.make_train_function(force=True)
+            self.log(f"tfadapt: head warm-up done after {step} steps; the backbone trains too")

@@ -176,7 +176,7 @@ def pretrain(config, strategy=None, log=print):
 
     from tfadapt.data import masking
     from tfadapt.models.presets import load_backbone_and_tokenizer
-    from tfadapt.training.callbacks import ProgressLogger
+    from tfadapt.training.callbacks import HeadWarmup, ProgressLogger
     from tfadapt.training.optimization import build_optimizer
     from tfadapt.training.strategy import place_run
 
@@ -186,6 +186,10 @@ def pretrain(config, strategy=None, log=print):
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
+    if config.eval_every_steps:
+        # Keras scores the held-out text after each of its epochs: with a repeating
+        # training stream, an "epoch" can be any number of steps.
+        steps_per_epoch = min(config.eval_every_steps, total_steps)
     epochs = math.ceil(total_steps / steps_per_epoch)
     with placement.strategy.scope():
         backbone, tokenizer = load_backbone_and_tokenizer(config.preset,
@@ -215,6 +219,9 @@ def pretrain(config, strategy=None, log=print):
                 keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
             jit_compile=placement.jit_compile,
         )
+        # Built over every variable now, so that the backbone, held still by the head
+        # warm-up, finds its optimizer state ready when it joins.
+        optimizer.build(model.trainable_variables)
 
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=config.sequence_length)
@@ -248,12 +255,15 @@ def pretrain(config, strategy=None, log=print):
     os.makedirs(os.path.dirname(model_dir.best_checkpoint), exist_ok=True)
     model.save_weights(model_dir.best_checkpoint)
 
-    log(f"tfadapt: masked-LM training, {epochs} epoch(s) × {steps_per_epoch} steps of "
+    unit = "round(s) (held-out text scored after each)" if config.eval_every_steps \
+        else "epoch(s)"
+    log(f"tfadapt: masked-LM training, {epochs} {unit} × {steps_per_epoch} steps of "
         f"{config.batch_size} texts" + (f", stopping at step {total_steps}"
                                         if total_steps < epochs * steps_per_epoch else ""))
     timer = _step_counter(total_steps)
     callbacks = [
         timer,
+        HeadWarmup(backbone.trainable_variables, config.head_warmup_steps, log),
         keras.callbacks.ModelCheckpoint(model_dir.best_checkpoint, monitor=MONITOR, mode="min",
                                         save_best_only=True, save_weights_only=True,
                                         initial_value_threshold=loss_before),
