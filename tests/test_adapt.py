@@ -67,6 +67,10 @@ def test_adapt_runs_every_stage_and_reports_both_models(adapted):
 def test_adapt_exports_the_model_better_on_validation(adapted):
     config, report, _ = adapted
     validation = report["validation"]
+    assert validation["metric"] == "macro_f1"
+    for which in ("baseline", "adapted"):  # each run's own validation report
+        summary = json.load(open(os.path.join(report["models"][which], "run.json")))
+        assert validation[which] == summary["validation"]["model"]["macro_f1"]
     better = "adapted" if validation["adapted"] > validation["baseline"] else "baseline"
     assert report["exported"] == better
     model, preprocessor, labels, _ = load_trained(report["models"][better])

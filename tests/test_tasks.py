@@ -62,6 +62,8 @@ def test_multilabel_tunes_a_threshold_per_label_and_reports(multilabel_run):
     assert len(saved["thresholds"]) == len(labels) and saved["thresholds"] != [0.5] * len(labels)
     report = summary["test"]
     assert set(report["model"]) >= {"micro_f1", "macro_f1", "subset_accuracy", "per_label"}
+    # The validation report uses the tuned thresholds too.
+    assert summary["validation"]["thresholds"] == report["thresholds"]
     assert report["thresholds"] == dict(zip(labels.names, saved["thresholds"]))
     assert report["baseline"]["micro_f1"] == 0.0  # the no-label baseline predicts nothing
     assert os.path.isfile(summary["paths"]["per-label F1"])

@@ -14,8 +14,8 @@
 
 Each stage is an ordinary run that is reused when it finished before, so running the
 command again after an interruption resumes where it stopped. Which model is exported
-is decided on the validation data (the monitored metric of each fine-tuning run), never
-on test data.
+is decided on the validation data (the task's headline figure of each fine-tuning
+run's validation report: `validation_score`), never on test data.
 """
 
 import dataclasses
@@ -128,7 +128,7 @@ def adapt(config, strategy=None, log=print):
             which: _evaluate(task, run_config.model_dir, data)
             for which, run_config in (("baseline", baseline_config),
                                       ("adapted", adapted_config))}}
-    chosen = _better_on_validation(baseline_config, baseline, adapted)
+    chosen = _better_on_validation(task, baseline_config, baseline, adapted)
     report = _report(task, config, results, mlm, baseline, adapted, chosen)
     paths = write_domain_shift(report, config.train.model_dir)
     if config.train.export_dir:
@@ -243,16 +243,23 @@ def _evaluate(task, model_dir, data):
     return task.evaluate(model, data, labels, preprocessor, run_config)
 
 
-def _best_validation(config, summary):
-    values = summary["history"][config.monitor]
-    return values[summary["best_epoch"] - 1]
+def validation_score(task, config, summary):
+    """(metric, value, lower is better) of a finished run on its validation data: the
+    task's headline figure of the run's validation report (macro-F1; multi-label with its
+    tuned thresholds; entity F1; RMSE), or for a run saved without one, the best epoch's
+    monitored value."""
+    if "validation" in summary:
+        metric, value = task.headline(summary["validation"])
+        return metric, value, metric == "rmse"
+    value = summary["history"][config.monitor][summary["best_epoch"] - 1]
+    return config.monitor, value, config.monitor in ("val_loss", "val_rmse")
 
 
-def _better_on_validation(config, baseline, adapted):
-    """"adapted" when its best validation value of the monitored metric beats the
-    baseline's (ties keep the baseline), else "baseline"."""
-    base, ours = _best_validation(config, baseline), _best_validation(config, adapted)
-    lower_is_better = config.monitor in ("val_loss", "val_rmse")
+def _better_on_validation(task, config, baseline, adapted):
+    """"adapted" when it beats the baseline on the validation data (ties keep the
+    baseline), else "baseline"."""
+    _, base, lower_is_better = validation_score(task, config, baseline)
+    _, ours, _ = validation_score(task, config, adapted)
     return "adapted" if (ours < base if lower_is_better else ours > base) else "baseline"
 
 
@@ -264,15 +271,14 @@ def _report(task, config, results, mlm, baseline, adapted, chosen):
         _, ours = task.headline(result["adapted"])
         rows.append({"test_set": name, "data": result["data"], "metric": metric,
                      "baseline": base, "adapted": ours, "difference": ours - base})
-    monitor = baseline_config.monitor
     return {
         "task": config.train.task,
         "domain_data": config.domain_data or f"{config.train.train_data} (TAPT: the task's "
                                              "own training text)",
         "rows": rows,
-        "validation": {"metric": monitor,
-                       "baseline": _best_validation(baseline_config, baseline),
-                       "adapted": _best_validation(adapted_config, adapted)},
+        "validation": {"metric": validation_score(task, baseline_config, baseline)[0],
+                       "baseline": validation_score(task, baseline_config, baseline)[1],
+                       "adapted": validation_score(task, adapted_config, adapted)[1]},
         "exported": chosen,
         "masked_lm": {k: mlm[k] for k in ("heldout_loss_before", "heldout_loss_after",
                                           "perplexity_before", "perplexity_after",

@@ -150,6 +150,9 @@ def train(config, strategy=None, log=print):
         f"{monitored[best_epoch - 1]:.4f})")
     labels = task.after_training(model, inputs, preprocessor, config, log)
     task.save_labels(labels, model_dir.labels)
+    # The task's own report on the validation data, with the kept weights and the final
+    # label space (tuned thresholds): what choosing between runs should look at.
+    validation = task.evaluate(model, inputs.validation, labels, preprocessor, config)
 
     model.save(model_dir.model)
     backbone.save_to_preset(model_dir.preset)
@@ -165,6 +168,7 @@ def train(config, strategy=None, log=print):
         "total_params": int(model.count_params()),
         "train_examples_per_second": progress.examples_per_second(),
         "history": history.history,
+        "validation": validation,
         "paths": {"model": os.path.abspath(config.model_dir)},
     }
     if inputs.test is not None:
