@@ -189,10 +189,10 @@ def _resumable(stage, log):
     from tfadapt.training.model_dir import ModelDir
     from tfadapt.training.pretraining import PretrainDir
 
-    if _interrupted(stage.model_dir):
+    folder = (PretrainDir if hasattr(stage, "mask_rate") else ModelDir)(stage.model_dir)
+    if folder.interrupted():
         log(f"tfadapt.adapt: {stage.model_dir} did not finish last time; it runs again")
         return dataclasses.replace(stage, overwrite=True)
-    folder = (PretrainDir if hasattr(stage, "mask_rate") else ModelDir)(stage.model_dir)
     folder.check(json.loads(stage.to_json()), stage.overwrite)
     return stage
 
@@ -227,13 +227,6 @@ def _older(folder, name, other_folder, other_name):
     path, other = os.path.join(folder, name), os.path.join(other_folder, other_name)
     return (os.path.isfile(path) and os.path.isfile(other)
             and os.path.getmtime(path) < os.path.getmtime(other))
-
-
-def _interrupted(model_dir):
-    """A stage folder with files but no summary: a run that was cut off."""
-    finished = ("run.json", "pretrain.json")
-    return (os.path.isdir(model_dir) and os.listdir(model_dir)
-            and not any(os.path.isfile(os.path.join(model_dir, f)) for f in finished))
 
 
 def _evaluate(task, model_dir, data):

@@ -62,6 +62,7 @@ def parse_learning_rates(items):
 
 def compare(base, strategies, learning_rates=None, train_fn=None, log=print):
     """Trains each strategy; returns the rows of the comparison (also written to disk)."""
+    from tfadapt.training.model_dir import ModelDir
     from tfadapt.training.trainer import train
 
     if base.task not in ("classification", "pair"):
@@ -76,7 +77,7 @@ def compare(base, strategies, learning_rates=None, train_fn=None, log=print):
     rows = []
     for i, (name, config) in enumerate(configs.items(), start=1):
         log(f"tfadapt.compare: [{i}/{len(configs)}] {name} → {config.model_dir}")
-        if _interrupted(config.model_dir):
+        if ModelDir(config.model_dir).interrupted():
             log(f"tfadapt.compare: {name} did not finish last time; training it again")
             config = dataclasses.replace(config, overwrite=True)
         summary = train_fn(config, log=log)
@@ -84,14 +85,6 @@ def compare(base, strategies, learning_rates=None, train_fn=None, log=print):
         write_comparison(rows, base.model_dir)  # after each run: an interruption keeps the rows
         _clear_session()
     return rows
-
-
-def _interrupted(folder):
-    """A strategy folder of an earlier comparison whose run started but never finished."""
-    from tfadapt.training.model_dir import ModelDir
-
-    model_dir = ModelDir(folder)
-    return os.path.isfile(model_dir.config_json) and model_dir.finished_summary() is None
 
 
 def _clear_session():

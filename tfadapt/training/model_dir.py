@@ -50,6 +50,10 @@ class ModelDir:
         with open(self.run_summary) as f:
             return json.load(f)
 
+    def interrupted(self):
+        """Whether a run started here (its config is written) but never finished."""
+        return os.path.isfile(self.config_json) and self.finished_summary() is None
+
     def check(self, config, overwrite):
         """Checks the folder before a run; returns a finished run's summary to reuse, or None.
 
