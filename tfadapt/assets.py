@@ -154,9 +154,11 @@ def split_tweets(folder, seed=0):
 
 
 def derive_tweets(folder, seed=0):
-    """The tweet split, its scored copy for regression, and the unlabeled rest."""
+    """The tweet split, its scored copy for regression, its positive / negative subset for
+    testing a two-class model on tweets, and the unlabeled rest."""
     split_tweets(folder, seed)
     score_tweets(folder)
+    polar_tweets(folder, seed)
     unlabeled_tweets(folder, seed)
 
 
@@ -190,6 +192,33 @@ def score_tweets(folder):
                 rows.append((text, sentiment, "0" if sign is None else sign + value))
         _write_csv(os.path.join(folder, name), ["text", "sentiment", "score"], rows)
     _stamp(folder, "scored", "v2")
+
+
+POLAR_VALIDATION = 200
+
+
+def polar_tweets(folder, seed=0):
+    """The tweets with the film reviews' two labels, so a positive / negative model can be
+    scored on tweets (columns text, label; neutral tweets left out).
+
+    `polar_test.csv`: the positive and negative rows of `test.csv`, in order (619: 193
+    positive / 426 negative). `polar_validation.csv`: a `seed`ed sample of
+    `POLAR_VALIDATION` of the 1,239 positive and negative rows of `train.csv`, kept in
+    file order (200: 53 positive / 147 negative). It is a small labeled target-domain
+    validation set, for choosing between models or checkpoints, never for the reported
+    test score. The two share no tweet, since train.csv and test.csv share none.
+    """
+    names = {"polar_test.csv": "test.csv", "polar_validation.csv": "train.csv"}
+    if _up_to_date(folder, "polar", names, list(names.values()), f"v1 seed={seed}"):
+        return
+    for name, source in names.items():
+        rows = [(text, label) for text, label in _read_csv(os.path.join(folder, source))
+                if label in ("positive", "negative")]
+        if name == "polar_validation.csv":
+            keep = sorted(random.Random(seed).sample(range(len(rows)), POLAR_VALIDATION))
+            rows = [rows[i] for i in keep]
+        _write_csv(os.path.join(folder, name), ["text", "label"], rows)
+    _stamp(folder, "polar", f"v1 seed={seed}")
 
 
 def unlabeled_tweets(folder, seed=0):

@@ -65,6 +65,13 @@ def define_train_flags(fv):
     flags.DEFINE_string("synonyms", None, "Domain thesaurus for EDA: one synonym group per "
                         "line, comma-separated; entries may be phrases (heart attack).",
                         flag_values=fv)
+    flags.DEFINE_string("pseudo_labels", None, "Self-training: also train on these "
+                        "pseudo-labeled texts (a .jsonl that tfadapt.adapt writes: text, "
+                        "label, confidence, probabilities), added after the validation split.",
+                        flag_values=fv)
+    flags.DEFINE_boolean("soft_pseudo_labels", False, "Train on the teacher's probabilities "
+                         "of --pseudo_labels (distillation) instead of its top label.",
+                         flag_values=fv)
     # === Model ===
     flags.DEFINE_string("preset", None, "A local Hugging Face BERT folder, a local KerasHub "
                         "preset folder, a KerasHub/Kaggle preset name, or hf://ORG/NAME.", flag_values=fv)
@@ -307,10 +314,59 @@ def define_adapt_flags(fv):
                         "sets (default: --label_column).", flag_values=fv)
 
 
+    flags.DEFINE_list("methods", [], "Adaptation methods to compare, each against plain "
+                      "fine-tuning (none, always run): dapt (masked LM on --domain_data), "
+                      "tapt (masked LM on the task's training text), self_training "
+                      "(pseudo-labels on --domain_data), dapt+self_training. Unset: dapt "
+                      "with --domain_data, else tapt.", flag_values=fv)
+    flags.DEFINE_alias("method", "methods", flag_values=fv)
+    flags.DEFINE_list("seeds", [], "Run every method with each seed: N (N seeds from --seed "
+                      "on) or a list 1,2,3; the report gives mean ± std. Unset: --seed.",
+                      flag_values=fv)
+    flags.DEFINE_string("target_validation_data", None, "A small labeled set from the "
+                        "target domain that chooses epochs, methods and the exported model "
+                        "(instead of a --validation_split of the labeled data).",
+                        flag_values=fv)
+    flags.DEFINE_integer("self_training_rounds", d.self_training_rounds, "Self-training "
+                         "rounds: each round's student is the next round's teacher.",
+                         flag_values=fv)
+    flags.DEFINE_float("self_training_threshold", 0.0, "Pseudo-label every text whose top "
+                       "class probability reaches this (0: off; use the top fraction).",
+                       flag_values=fv)
+    flags.DEFINE_float("self_training_top_fraction", 0.0, "Pseudo-label, per class, the "
+                       "most confident texts predicted as it, up to this share of the "
+                       "texts / classes, so pseudo-labels stay class-balanced (default 0.5 "
+                       "when no threshold is given).", flag_values=fv)
+    flags.DEFINE_boolean("self_training_soft", False, "Students learn the teacher's "
+                         "probabilities (distillation) instead of its top class.",
+                         flag_values=fv)
+    flags.DEFINE_integer("self_training_eda_copies", 0, "Noise for students: N EDA copies "
+                         "of each of their examples (0: --augment_copies). Dropout is on "
+                         "either way.", flag_values=fv)
+    flags.DEFINE_integer("self_training_max_texts", 0, "Pseudo-label a seeded random sample "
+                         "of N --domain_data texts (0: all).", flag_values=fv)
+
+
 def adapt_config_from_flags(fv):
     """The validated `AdaptConfig` of parsed adapt flags."""
     train = train_config_from_flags(fv)
     values = {f.name: fv[f.name].value for f in dataclasses.fields(config_lib.AdaptConfig)
               if f.name != "train"}
     values["extra_test_data"] = tuple(item.strip() for item in values["extra_test_data"])
+    values["methods"] = tuple(item.strip() for item in values["methods"])
+    values["seeds"] = parse_seeds(values["seeds"], train.seed)
     return config_lib.AdaptConfig(train=train, **values).with_absolute_paths()
+
+
+def parse_seeds(items, first):
+    """`--seeds`: one number N → N seeds from `first`; two or more → those seeds."""
+    try:
+        seeds = tuple(int(item) for item in items)
+    except ValueError:
+        raise UserError(f"--seeds={','.join(items)}: expected a count or a list of "
+                        "integers") from None
+    if len(seeds) == 1:
+        if seeds[0] < 1:
+            raise UserError(f"--seeds={seeds[0]}: the number of seeds must be at least 1")
+        return tuple(range(first, first + seeds[0]))
+    return seeds

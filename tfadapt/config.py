@@ -60,6 +60,8 @@ class TrainConfig:
     augment_ops: Tuple[str, ...] = ()  # () : all four with --synonyms, else swap and delete
     augment_rate: float = 0.1
     synonyms: Optional[str] = None
+    pseudo_labels: Optional[str] = None  # written by self-training (tfadapt.adapt)
+    soft_pseudo_labels: bool = False
 
     # === Model ===
     sequence_length: int = 256
@@ -179,6 +181,10 @@ class TrainConfig:
                "class_weights", f"is {self.class_weights!r}; expected none, balanced or "
                "LABEL=WEIGHT,LABEL=WEIGHT")
         _check(self.augment_copies >= 0, "augment_copies", "must be non-negative")
+        _check(self.task == "classification" or not self.pseudo_labels, "pseudo_labels",
+               "(self-training) is for --task=classification")
+        _check(self.pseudo_labels or not self.soft_pseudo_labels, "soft_pseudo_labels",
+               "has no effect without --pseudo_labels")
         _check(0 < self.augment_rate <= 1, "augment_rate", "must be in (0, 1]")
         unknown = [op for op in self.augment_ops if op not in AUGMENT_OPS]
         _check(not unknown, "augment_ops",
@@ -254,7 +260,7 @@ class TrainConfig:
 LIST_FIELDS = ("labels", "bucket_boundaries", "augment_ops", "prompt_init_words",
                "label_columns")
 _INPUT_PATHS = ("train_data", "validation_data", "test_data", "preset", "tfds_data_dir",
-                "synonyms")
+                "synonyms", "pseudo_labels")
 _OUTPUT_DIRS = ("model_dir", "export_dir")
 
 
@@ -436,9 +442,47 @@ class AdaptConfig:
     extra_test_data: Tuple[str, ...] = ()
     extra_text_column: Optional[str] = None
     extra_label_column: Optional[str] = None
+    methods: Tuple[str, ...] = ()  # () : none and dapt (with --domain_data) or tapt
+    seeds: Tuple[int, ...] = ()  # () : --seed alone
+    target_validation_data: Optional[str] = None
+    self_training_rounds: int = 1
+    self_training_threshold: float = 0.0  # 0: --self_training_top_fraction decides
+    self_training_top_fraction: float = 0.0  # 0 with no threshold: 0.5
+    self_training_soft: bool = False
+    self_training_eda_copies: int = 0
+    self_training_max_texts: int = 0
 
     def __post_init__(self):
-        from tfadapt.training.adaptation import parse_test_sets, stage_configs
+        from tfadapt.training.adaptation import METHODS, parse_test_sets, pretrain_config
+
+        unknown = [m for m in self.methods if m not in METHODS]
+        _check(not unknown, "methods", f"has {', '.join(unknown)}; choose from "
+               f"{', '.join(METHODS)}")
+        _check(len(set(self.methods)) == len(self.methods), "methods", "names a method twice")
+        needs_domain = [m for m in self.methods if m not in ("none", "tapt")]
+        _check(self.domain_data or not needs_domain, "methods",
+               f"{', '.join(needs_domain)} needs --domain_data (the unlabeled domain text)")
+        _check(len(set(self.seeds)) == len(self.seeds), "seeds", "names a seed twice")
+        _check(not (self.target_validation_data and self.train.validation_data),
+               "target_validation_data", "and --validation_data both name the validation "
+               "data; give one")
+        _check(not (self.train.pseudo_labels or self.train.soft_pseudo_labels), "pseudo_labels",
+               "is set by self-training inside tfadapt.adapt; use --self_training_soft")
+        _check(self.self_training_rounds >= 1, "self_training_rounds", "must be at least 1")
+        _check(0 <= self.self_training_threshold < 1, "self_training_threshold",
+               "must be in [0, 1) (0: off)")
+        _check(0 <= self.self_training_top_fraction <= 1, "self_training_top_fraction",
+               "must be in [0, 1] (0: off)")
+        _check(not (self.self_training_threshold and self.self_training_top_fraction),
+               "self_training_threshold", "and --self_training_top_fraction are two ways to "
+               "choose pseudo-labels; give one")
+        _check(self.self_training_eda_copies >= 0, "self_training_eda_copies",
+               "must be non-negative")
+        _check(self.self_training_max_texts >= 0, "self_training_max_texts",
+               "must be non-negative")
+        _check(self.train.task == "classification" or not set(self.methods) & {
+            "self_training", "dapt+self_training"}, "methods", "self-training is for "
+               "--task=classification")
 
         _check(self.train.test_data, "test_data", "is required: the report compares the base "
                "and the adapted model on it")
@@ -464,13 +508,36 @@ class AdaptConfig:
         _check(_known_encoding(self.domain_encoding), "domain_encoding",
                f"is {self.domain_encoding!r}, which Python does not know")
         parse_test_sets(self.extra_test_data)
-        stage_configs(self)  # the masked-LM settings are checked as a PretrainConfig
+        # The masked-LM settings are checked as a PretrainConfig.
+        pretrain_config(self, "dapt", self.train.seed)
+
+    @property
+    def method_list(self):
+        """The methods to run, "none" (plain fine-tuning, the reference) first."""
+        methods = self.methods or ("dapt" if self.domain_data else "tapt",)
+        return ("none",) + tuple(m for m in methods if m != "none")
+
+    @property
+    def seed_list(self):
+        return self.seeds or (self.train.seed,)
+
+    @property
+    def self_training(self):
+        from tfadapt.training.self_training import SelfTraining
+
+        threshold = self.self_training_threshold or None
+        return SelfTraining(
+            rounds=self.self_training_rounds, threshold=threshold,
+            top_fraction=None if threshold else self.self_training_top_fraction or 0.5,
+            soft=self.self_training_soft, eda_copies=self.self_training_eda_copies)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     def with_absolute_paths(self):
         changes = {"train": self.train.with_absolute_paths()}
-        if self.domain_data and os.path.exists(self.domain_data):
-            changes["domain_data"] = os.path.abspath(self.domain_data)
+        for name in ("domain_data", "target_validation_data"):
+            value = getattr(self, name)
+            if value and os.path.exists(value):
+                changes[name] = os.path.abspath(value)
         return dataclasses.replace(self, **changes)

@@ -113,4 +113,5 @@ def augment_examples(examples, copies, ops, rate, synonyms, seed):
             texts.append(eda(text, ops, rate, synonyms, rng, longest))
             labels.append(label)
             sources.append(f"{source} (augmented)")
-    return dataclasses.replace(examples, texts=texts, labels=labels, sources=sources)
+    soft = None if examples.soft is None else list(examples.soft) * (copies + 1)
+    return dataclasses.replace(examples, texts=texts, labels=labels, sources=sources, soft=soft)

@@ -25,6 +25,9 @@ class Examples:
     sources: List[str]  # "path:line" of each example, for error messages.
     name: str  # the file or TFDS spec the examples came from.
     pairs: Optional[List[str]] = None  # the second text of each pair (pair tasks only)
+    # Per example, a probability per class to train on instead of its label (soft
+    # pseudo-labels of self-training), or None; None for the whole set when none has one.
+    soft: Optional[List[Optional[List[float]]]] = None
 
     def __len__(self):
         return len(self.texts)
@@ -41,7 +44,19 @@ class Examples:
             sources=[self.sources[i] for i in indices],
             name=name or self.name,
             pairs=None if self.pairs is None else [self.pairs[i] for i in indices],
+            soft=None if self.soft is None else [self.soft[i] for i in indices],
         )
+
+    def concat(self, other, name=None):
+        """These examples followed by `other`'s (both single texts or both pairs)."""
+        if (self.pairs is None) != (other.pairs is None):
+            raise ValueError("cannot join pairs with single texts")
+        soft = None
+        if self.soft is not None or other.soft is not None:
+            soft = (self.soft or [None] * len(self)) + (other.soft or [None] * len(other))
+        return Examples(self.texts + other.texts, self.labels + other.labels,
+                        self.sources + other.sources, name or self.name,
+                        None if self.pairs is None else self.pairs + other.pairs, soft)
 
     def with_labels(self, labels):
         return dataclasses.replace(self, labels=list(labels))

@@ -53,6 +53,12 @@ class ClassificationTask:
         # regression target's mean and scale.
         labels = self.label_space(train, everything, config)
         self.check(labels, validation)
+        if config.pseudo_labels:
+            from tfadapt.training.self_training import read_pseudo_labels
+
+            # After the split: validation stays labeled data only.
+            train = train.concat(read_pseudo_labels(config.pseudo_labels, labels.names,
+                                                    config.soft_pseudo_labels))
         train = self.augment(train, config)
         test = None
         if config.test_data:
@@ -91,8 +97,13 @@ class ClassificationTask:
         return f"labels: {', '.join(labels.names)}"
 
     def targets(self, examples, labels):
-        """What the loss compares the outputs with: one-hot rows."""
-        return np.eye(len(labels), dtype="float32")[labels.ids(examples.labels)]
+        """What the loss compares the outputs with: one-hot rows, or an example's own
+        probabilities (soft pseudo-labels)."""
+        targets = np.eye(len(labels), dtype="float32")[labels.ids(examples.labels)]
+        for i, row in enumerate(examples.soft or ()):
+            if row is not None:
+                targets[i] = row
+        return targets
 
     def save_labels(self, labels, path):
         labels.save(path)
