@@ -191,6 +191,27 @@ def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path, tiny_preset, re
     assert sum("already holds this finished run" in line for line in lines) == 3
 
 
+def test_a_stage_that_failed_is_not_tried_again_by_the_next_method(tmp_path):
+    from tfadapt.training.adaptation import SeedPlan
+
+    broken = TrainConfig(train_data=str(tmp_path / "missing.csv"), preset="p",
+                         model_dir=str(tmp_path / "none"))
+    plan = SeedPlan(1, None, {}, [], {"none": broken})
+    with pytest.raises(UserError, match="missing.csv"):
+        plan.run("none", None, log=lambda line: None)
+    with pytest.raises(RuntimeError, match=r"none, which failed earlier in this command "
+                                           r"\(UserError: --train_data="):
+        plan.run("none", None, log=lambda line: None)
+
+
+def test_target_validation_data_errors_name_it(tmp_path, tiny_preset, review_files):
+    config = adapt_config(tmp_path, tiny_preset, review_files,
+                          target_validation_data=str(tmp_path / "nowhere.csv"))
+    with pytest.raises(UserError, match=r"^--target_validation_data=.*nowhere.csv"):
+        adapt(config, log=lambda line: None)
+    assert not os.path.exists(config.train.model_dir)
+
+
 def test_target_validation_data_chooses_for_every_run(tmp_path, tiny_preset, review_files):
     from tfadapt.training.adaptation import plan_seed
     from tfadapt.tasks import get_task
@@ -265,6 +286,11 @@ def test_adapt_cli_takes_method_as_an_alias_and_refuses_a_bad_seed_list(tmp_path
                         "--preset=p", f"--model_dir={tmp_path}/m", "--seeds=2,x")
     assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
         "tfadapt.adapt: error: --seeds=2,x: expected a count or a list of integers")
+    result = run_module("tfadapt.adapt", "--train_data=x.csv", "--test_data=y.csv",
+                        "--preset=p", f"--model_dir={tmp_path}/m", "--soft_pseudo_labels")
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        "tfadapt.adapt: error: --soft_pseudo_labels is set by self-training inside "
+        "tfadapt.adapt; use --methods=self_training (and --self_training_soft)")
     assert not os.path.exists(tmp_path / "m")
 
 

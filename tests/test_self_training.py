@@ -1,5 +1,7 @@
 """Choosing pseudo-labels from a teacher's probabilities."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -108,6 +110,9 @@ def test_pseudo_label_file_is_left_alone_when_unchanged(tmp_path):
     os.utime(path, (1, 1))
     write_pseudo_labels(path, ["a", "b", "c"], chosen, ["neg", "pos"])
     assert os.path.getmtime(path) == 1  # same labels: the students need not train again
+    nearly = dataclasses.replace(chosen, probabilities=chosen.probabilities + 5e-5)
+    write_pseudo_labels(path, ["a", "b", "c"], nearly, ["neg", "pos"])
+    assert os.path.getmtime(path) == 1  # inference noise is not a change
     examples = read_pseudo_labels(path, ["neg", "pos"], soft=True)
     assert examples.texts == ["a", "b"] and examples.labels == ["neg", "pos"]
     assert examples.soft == [[0.9, 0.1], [0.3, 0.7]]

@@ -40,6 +40,8 @@ def main(argv):
     if report["failed"]:
         sys.exit(f"tfadapt.adapt: {len(report['failed'])} run(s) failed (see above); run "
                  "the same command again to retry them")
+    if "export_error" in report:
+        sys.exit(f"tfadapt.adapt: the export failed: {report['export_error']}")
 
 
 def run():

@@ -278,9 +278,9 @@ def define_adapt_flags(fv):
     d = config_lib.AdaptConfig
     define_train_flags(fv)
     flags.DEFINE_string("domain_data", None, "Unlabeled domain text for masked-LM adaptation "
-                        "(DAPT): a .txt file (one text per line), a .csv/.tsv/.jsonl with "
-                        "--domain_text_column, or tfds:NAME[:SPLIT]. Unset: the task's own "
-                        "training text (TAPT).", flag_values=fv)
+                        "(dapt) and the texts self-training pseudo-labels: a .txt file (one text per "
+                        "line), a .csv/.tsv/.jsonl with --domain_text_column, or "
+                        "tfds:NAME[:SPLIT].", flag_values=fv)
     flags.DEFINE_string("domain_text_column", d.domain_text_column, "The text column of "
                         "--domain_data.", flag_values=fv)
     flags.DEFINE_string("domain_encoding", d.domain_encoding, "Text encoding of --domain_data.",
@@ -306,8 +306,8 @@ def define_adapt_flags(fv):
                        "10% random, 10% kept).", flag_values=fv)
     flags.DEFINE_boolean("whole_word_masking", False, "Mask all pieces of a chosen word.",
                          flag_values=fv)
-    flags.DEFINE_list("extra_test_data", [], "Out-of-domain test sets, NAME=PATH,…: both "
-                      "models are evaluated on each.", flag_values=fv)
+    flags.DEFINE_list("extra_test_data", [], "More test sets, NAME=PATH,… (e.g. the source "
+                      "domain's): every run is evaluated on each.", flag_values=fv)
     flags.DEFINE_string("extra_text_column", None, "Text column of the --extra_test_data sets "
                         "(default: --text_column).", flag_values=fv)
     flags.DEFINE_string("extra_label_column", None, "Label column of the --extra_test_data "
@@ -349,6 +349,10 @@ def define_adapt_flags(fv):
 
 def adapt_config_from_flags(fv):
     """The validated `AdaptConfig` of parsed adapt flags."""
+    for name in ("pseudo_labels", "soft_pseudo_labels"):
+        if fv[name].present:
+            raise UserError(f"--{name} is set by self-training inside tfadapt.adapt; use "
+                            "--methods=self_training (and --self_training_soft)")
     train = train_config_from_flags(fv)
     values = {f.name: fv[f.name].value for f in dataclasses.fields(config_lib.AdaptConfig)
               if f.name != "train"}

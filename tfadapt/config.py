@@ -484,8 +484,8 @@ class AdaptConfig:
             "self_training", "dapt+self_training"}, "methods", "self-training is for "
                "--task=classification")
 
-        _check(self.train.test_data, "test_data", "is required: the report compares the base "
-               "and the adapted model on it")
+        _check(self.train.test_data, "test_data", "is required: the report compares the "
+               "methods on it")
         _check(self.mlm_epochs >= 1, "mlm_epochs", "must be at least 1")
         _check(self.mlm_head_warmup_steps >= 0, "mlm_head_warmup_steps",
                "must be non-negative (0: the backbone trains from the first step)")

@@ -110,14 +110,24 @@ class SeedPlan:
 
     def run(self, name, strategy, log):
         """The summary of stage `name`, run (or reused) once per command: a teacher
-        several methods share is not trained again even under --overwrite."""
+        several methods share is not trained again even under --overwrite, and one that
+        failed fails the methods that need it without being tried again."""
         if name not in self.done:
             from tfadapt.training.pretraining import pretrain
             from tfadapt.training.trainer import train
 
             stage = self.stages[name]
-            self.done[name] = (pretrain if name.endswith("/pretrain") else train)(
-                stage, strategy=strategy, log=log)
+            try:
+                self.done[name] = (pretrain if name.endswith("/pretrain") else train)(
+                    stage, strategy=strategy, log=log)
+            except Exception as e:
+                self.done[name] = e
+                raise
+        if isinstance(self.done[name], Exception):
+            e = self.done[name]
+            raise RuntimeError(f"it needs {self.stages[name].model_dir}, which failed "
+                               f"earlier in this command ({type(e).__name__}: "
+                               f"{first_line(e)})")
         return self.done[name]
 
 
@@ -185,6 +195,8 @@ def adapt(config, strategy=None, log=print):
     reading = dataclasses.replace(
         config.train, text_column=config.extra_text_column or config.train.text_column,
         label_column=config.extra_label_column or config.train.label_column)
+    if config.target_validation_data:  # read first, so that its errors name its flag
+        task.read(config.target_validation_data, config.train, "target_validation_data")
     labels = task.read_inputs(fine_tune_config(config, seeds[0]), log=lambda line: None).labels
     extra = {}
     for name, path in parse_test_sets(config.extra_test_data).items():
@@ -223,12 +235,16 @@ def adapt(config, strategy=None, log=print):
         from tfadapt.training.model_dir import load_trained
 
         chosen = report["chosen"]
-        model, preprocessor, labels, run_config = load_trained(chosen["model_dir"])
-        serve, signature = task.serving(model, preprocessor, labels, run_config)
-        paths["export"] = os.path.abspath(export_model(model, preprocessor, serve, signature,
-                                                       config.train.export_dir))
-        log(f"tfadapt.adapt: exported {chosen['method']} (seed {chosen['seed']}, best on "
-            f"validation) to {paths['export']}")
+        try:
+            model, preprocessor, labels, run_config = load_trained(chosen["model_dir"])
+            serve, signature = task.serving(model, preprocessor, labels, run_config)
+            paths["export"] = os.path.abspath(export_model(
+                model, preprocessor, serve, signature, config.train.export_dir))
+            log(f"tfadapt.adapt: exported {chosen['method']} (seed {chosen['seed']}, best "
+                f"on validation) to {paths['export']}")
+        except Exception as e:  # noqa: BLE001 — the report above stays; the command fails
+            report["export_error"] = f"{type(e).__name__}: {first_line(e)}"
+            log(f"tfadapt.adapt: the export FAILED: {report['export_error']}")
     report["paths"] = paths
     report["wall_seconds"] = time.time() - started
     with open(os.path.join(config.train.model_dir, "adapt.json"), "w") as f:
@@ -240,6 +256,9 @@ def run_method(config, task, plan, method, extra, strategy=None, log=print):
     """One (method, seed) run, from whatever stages it needs; returns its result and
     saves it as seed_<s>/<method>.json. An error fails this run only: it is logged,
     its traceback saved beside the result, and the result says "failed"."""
+    import keras
+
+    keras.backend.clear_session()  # every run builds or loads new models; free the old
     started = time.time()
     folder = seed_dir(config, plan.seed)
     result = {"method": method, "seed": plan.seed, "status": "failed", "error": None,
@@ -370,19 +389,21 @@ def _older(folder, name, other_folder, other_name):
 def _evaluate(task, model_dir, name, data):
     """The report of the run in `model_dir` on the extra test set `name`, written to its
     eval/<name>/ (with the task's picture of where it fails); reused while the run and
-    the data are unchanged."""
+    the data (its texts and labels) are unchanged."""
     from tfadapt.training.model_dir import ModelDir, load_trained
 
     folder = ModelDir(model_dir)
     saved = os.path.join(folder.eval_dir(name), "report.json")
+    digest = hashlib.sha1(json.dumps([_texts_of(data), list(data.labels)]).encode()).hexdigest()
     if not _older(folder.eval_dir(name), "report.json", model_dir, "run.json"):
         if os.path.isfile(saved):
             with open(saved) as f:
                 report = json.load(f)
-            if report.get("data") == data.name:
+            if report.get("data_digest") == digest:
                 return report
     model, preprocessor, labels, run_config = load_trained(model_dir)
-    report = task.evaluate(model, data, labels, preprocessor, run_config)
+    report = {**task.evaluate(model, data, labels, preprocessor, run_config),
+              "data_digest": digest}
     task.write_report(report, folder.eval_dir(name))
     return report
 

@@ -157,15 +157,21 @@ def _plot(report, file):
             row = rows.get(method)
             if row is None or row["mean"] is None:
                 continue
-            ax.bar(x, row["mean"], 0.6, yerr=row["std"] or 0, capsize=4, alpha=0.7)
+            # A mean marker, not a bar from zero: the differences that matter are a few
+            # points, which bars from zero would hide; the axis spans the data instead.
+            ax.errorbar(x, row["mean"], yerr=row["std"] or 0, fmt="s", markersize=7,
+                        capsize=6, color=f"C{x}")
             values = list(row["values"].values())
-            ax.plot([x] * len(values), values, "o", color="black", markersize=3)
+            ax.plot([x + 0.12] * len(values), values, "o", color="black", markersize=3,
+                    alpha=0.7)
         ref = rows.get(report["reference"])
         if ref is not None and ref["mean"] is not None:
             ax.axhline(ref["mean"], linestyle="--", color="gray", linewidth=1,
                        label=f"{report['reference']} mean")
             ax.legend(fontsize=8)
         ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")
+        ax.set_xlim(-0.5, len(methods) - 0.5)
+        ax.grid(axis="y", alpha=0.3)
         ax.set_ylabel(report["metric"])
         ax.set_title(test_set or "no finished runs")
     fig.tight_layout()

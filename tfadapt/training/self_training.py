@@ -167,23 +167,33 @@ def teacher_probabilities(model_dir, texts):
 
 
 def write_pseudo_labels(path, texts, chosen, names):
-    """Writes the chosen texts as JSON lines (atomically); leaves an identical file alone,
-    so that its age says when the pseudo-labels last changed."""
-    lines = []
-    for i, c, confidence, row in zip(chosen.indices, chosen.classes, chosen.confidence,
-                                     chosen.probabilities):
-        lines.append(json.dumps({
-            "text": texts[i], "label": names[c], "confidence": round(float(confidence), 6),
-            "probabilities": {n: round(float(p), 6) for n, p in zip(names, row)},
-        }, ensure_ascii=False) + "\n")
-    content = "".join(lines)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            if f.read() == content:
-                return
+    """Writes the chosen texts as JSON lines (atomically). A file with the same texts and
+    labels and probabilities within 1e-4 is left alone, so that its age says when the
+    pseudo-labels last changed (inference that is not bit-exact across runs, e.g. on
+    another GPU kernel, does not make the students train again)."""
+    rows = [{"text": texts[i], "label": names[c], "confidence": round(float(confidence), 6),
+             "probabilities": {n: round(float(p), 6) for n, p in zip(names, row)}}
+            for i, c, confidence, row in zip(chosen.indices, chosen.classes,
+                                             chosen.confidence, chosen.probabilities)]
+    if os.path.isfile(path) and _same_rows(path, rows):
+        return
     with open(path + ".partial", "w", encoding="utf-8") as f:
-        f.write(content)
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     os.replace(path + ".partial", path)
+
+
+def _same_rows(path, rows):
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = [json.loads(line) for line in f if line.strip()]
+    except ValueError:
+        return False
+    return len(saved) == len(rows) and all(
+        a["text"] == b["text"] and a["label"] == b["label"]
+        and a["probabilities"].keys() == b["probabilities"].keys()
+        and all(abs(a["probabilities"][n] - b["probabilities"][n]) <= 1e-4
+                for n in a["probabilities"])
+        for a, b in zip(saved, rows))
 
 
 def read_pseudo_labels(path, names, soft=False):
