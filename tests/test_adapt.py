@@ -265,6 +265,19 @@ def test_adapt_cli_reports_a_bad_flag_in_one_line(tmp_path):
     assert not os.path.exists(tmp_path / "m")
 
 
+def test_self_training_is_refused_for_other_tasks(tmp_path, tiny_preset, review_files):
+    base = adapt_config(tmp_path, tiny_preset, review_files).train
+    for task in ("regression", "multilabel", "token_classification"):
+        with pytest.raises(UserError, match=r"--methods self-training is for "
+                                            r"--task=classification"):
+            adapt_config(tmp_path, tiny_preset, review_files, domain_data="d.txt",
+                         methods=("dapt+self_training",),
+                         train=dataclasses.replace(base, task=task))
+    with pytest.raises(UserError, match=r"--pseudo_labels \(self-training\) is for "
+                                        r"--task=classification"):
+        dataclasses.replace(base, task="pair", text_pair_column="b", pseudo_labels="p.jsonl")
+
+
 def test_seeds_flag_is_a_count_or_a_list():
     from tfadapt.cli import parse_seeds
 
