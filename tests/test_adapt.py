@@ -321,3 +321,24 @@ def test_adapt_cli_takes_method_as_an_alias_and_refuses_a_bad_seed_list(tmp_path
 def test_adapt_flags_name_themselves(tmp_path, tiny_preset, review_files, changes, message):
     with pytest.raises(UserError, match=message):
         adapt_config(tmp_path, tiny_preset, review_files, **changes)
+
+
+@pytest.mark.parametrize("name, methods, seeds", [
+    ("adapt_films_to_tweets", ("none", "dapt", "tapt", "self_training", "dapt+self_training"),
+     (42, 43, 44)),
+    ("adapt_dapt_tweets", ("none", "dapt"), (42,)),
+    ("adapt_tapt_tweets", ("none", "tapt"), (42,)),
+])
+def test_the_shipped_adapt_flagfiles_parse(name, methods, seeds, monkeypatch):
+    from absl import flags
+
+    from conftest import REPO
+    from tfadapt import cli
+
+    monkeypatch.chdir(REPO)  # the flagfiles name paths from the repository root
+    fv = flags.FlagValues()
+    cli.define_adapt_flags(fv)
+    fv(["tfadapt.adapt", f"--flagfile={os.path.join(REPO, 'configs', name + '.flags')}"])
+    config = cli.adapt_config_from_flags(fv)
+    assert config.method_list == methods and config.seed_list == seeds
+    assert os.path.isfile(config.train.test_data)
