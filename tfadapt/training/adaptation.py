@@ -197,16 +197,15 @@ def adapt(config, strategy=None, log=print):
         label_column=config.extra_label_column or config.train.label_column)
     if config.target_validation_data:  # read first, so that its errors name its flag
         task.read(config.target_validation_data, config.train, "target_validation_data")
-    labels = task.read_inputs(fine_tune_config(config, seeds[0]), log=lambda line: None).labels
-    extra = {}
-    for name, path in parse_test_sets(config.extra_test_data).items():
-        extra[name] = task.read(path, reading, "extra_test_data")
-        task.check(labels, extra[name])
+    extra = {name: task.read(path, reading, "extra_test_data")
+             for name, path in parse_test_sets(config.extra_test_data).items()}
     domain = None
     if config.domain_data:
         domain = read_texts(config.domain_data, config.domain_text_column, "domain_data",
                             config.domain_encoding, config.train.tfds_data_dir).texts
     plans = {seed: plan_seed(config, task, seed, domain, extra, log) for seed in seeds}
+    for data in extra.values():
+        task.check(plans[seeds[0]].inputs.labels, data)
     describe_preset(config.train.preset)
     check_export_dir(config.train.export_dir)
     for plan in plans.values():

@@ -160,10 +160,11 @@ def teacher_probabilities(model_dir, texts):
 
     model, preprocessor, labels, config = load_trained(model_dir)
     examples = Examples(list(texts), [""] * len(texts), [""] * len(texts), "unlabeled")
+    import keras
+
     logits = get_task(config.task).predict(model, examples, preprocessor, config)
-    logits = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits)
-    return probabilities / probabilities.sum(axis=1, keepdims=True), list(labels.names)
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+    return probabilities.astype(np.float64), list(labels.names)
 
 
 def write_pseudo_labels(path, texts, chosen, names):
